@@ -1,0 +1,168 @@
+//! # Blyan primitives
+//!
+//! `no_std` types and hash constructions shared by the Blyan runtime, the node and the
+//! native MoE engine (`blyan-moe`). Anything the chain and the engine must agree on byte
+//! for byte lives here, so that both sides compile the very same code.
+//!
+//! ## Terms
+//! - **Tile**: a slice of at most [`MAX_TILE_BYTES`] bytes of a payload (SPEC "Chain B:
+//!   Payloads", seed §13.2). Its hash is the plain blake3 hash of its bytes.
+//! - **Payload root**: the Merkle root ([`merkle_root`]) over the tile hashes of a payload
+//!   cut into tiles with [`tiles`]. A unit's hash, a checkpoint's hash and the content
+//!   store's manifest root are all payload roots. The construction is written down in
+//!   `docs/hashing.md`.
+//!
+//! ```
+//! use blyan_primitives::{payload_root, merkle_root, tile_hash};
+//! let payload = b"hello experts";
+//! assert_eq!(payload_root(payload), merkle_root(&[tile_hash(payload)]));
+//! ```
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+/// A 32-byte blake3 digest.
+pub type Hash = [u8; 32];
+
+/// Largest tile, in bytes: 4 MiB (seed §13.2). A payload is cut into tiles of exactly this
+/// size, the last one shorter.
+pub const MAX_TILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Domain-separation prefix of a Merkle leaf (RFC 6962 §2.1 uses the same bytes).
+const LEAF_PREFIX: u8 = 0x00;
+/// Domain-separation prefix of an inner Merkle node.
+const NODE_PREFIX: u8 = 0x01;
+
+/// Plain blake3 hash of one tile's bytes (at most [`MAX_TILE_BYTES`] bytes; not checked here).
+pub fn tile_hash(tile: &[u8]) -> Hash {
+    *blake3::hash(tile).as_bytes()
+}
+
+/// Hash of a Merkle leaf: `blake3(0x00 ‖ item)` where `item` is a 32-byte hash.
+pub fn leaf_hash(item: &Hash) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&[LEAF_PREFIX]);
+    h.update(item);
+    *h.finalize().as_bytes()
+}
+
+/// Hash of an inner Merkle node: `blake3(0x01 ‖ left ‖ right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&[NODE_PREFIX]);
+    h.update(left);
+    h.update(right);
+    *h.finalize().as_bytes()
+}
+
+/// Merkle root over an ordered list of 32-byte hashes, with the tree shape of RFC 6962 §2.1
+/// (Merkle Tree Hash) and blake3 as the hash:
+///
+/// - `MTH([]) = blake3("")`
+/// - `MTH([d]) = blake3(0x00 ‖ d)`
+/// - `MTH(D[0..n]) = blake3(0x01 ‖ MTH(D[0..k]) ‖ MTH(D[k..n]))`, where `k` is the largest
+///   power of two strictly below `n`.
+///
+/// Cost: `2n − 1` hashes of at most 65 bytes; recursion depth `⌈log2 n⌉`; no allocation.
+pub fn merkle_root(items: &[Hash]) -> Hash {
+    match items.len() {
+        0 => *blake3::hash(&[]).as_bytes(),
+        1 => leaf_hash(&items[0]),
+        n => {
+            let k = split_point(n);
+            node_hash(&merkle_root(&items[..k]), &merkle_root(&items[k..]))
+        }
+    }
+}
+
+/// Largest power of two strictly smaller than `n` (`n ≥ 2`).
+fn split_point(n: usize) -> usize {
+    let mut k = 1;
+    while k << 1 < n {
+        k <<= 1;
+    }
+    k
+}
+
+/// Cuts a payload into tiles of [`MAX_TILE_BYTES`] bytes (the last one shorter). An empty
+/// payload has no tiles.
+pub fn tiles(payload: &[u8]) -> core::slice::Chunks<'_, u8> {
+    payload.chunks(MAX_TILE_BYTES)
+}
+
+/// Number of tiles [`tiles`] cuts a payload of `len` bytes into.
+pub fn tile_count(len: usize) -> usize {
+    len.div_ceil(MAX_TILE_BYTES)
+}
+
+/// Payload root: [`merkle_root`] over the [`tile_hash`]es of the payload's [`tiles`].
+///
+/// The content store's manifest root, an engine unit's hash and a training checkpoint's
+/// hash are all this value. Hashes each byte once, then `2·tiles − 1` small nodes.
+pub fn payload_root(payload: &[u8]) -> Hash {
+    // A payload of up to 64 tiles (256 MiB) needs no allocation.
+    let mut buf = [[0u8; 32]; 64];
+    let n = tile_count(payload.len());
+    if n <= buf.len() {
+        for (slot, tile) in buf.iter_mut().zip(tiles(payload)) {
+            *slot = tile_hash(tile);
+        }
+        merkle_root(&buf[..n])
+    } else {
+        merkle_root_of_tiles(payload)
+    }
+}
+
+#[cfg(feature = "std")]
+fn merkle_root_of_tiles(payload: &[u8]) -> Hash {
+    let hashes: std::vec::Vec<Hash> = tiles(payload).map(tile_hash).collect();
+    merkle_root(&hashes)
+}
+
+#[cfg(not(feature = "std"))]
+fn merkle_root_of_tiles(payload: &[u8]) -> Hash {
+    extern crate alloc;
+    let hashes: alloc::vec::Vec<Hash> = tiles(payload).map(tile_hash).collect();
+    merkle_root(&hashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(b: u8) -> Hash {
+        tile_hash(&[b])
+    }
+
+    #[test]
+    fn merkle_root_follows_rfc6962_shape() {
+        let (a, b, c) = (h(1), h(2), h(3));
+        assert_eq!(merkle_root(&[]), *blake3::hash(b"").as_bytes());
+        assert_eq!(merkle_root(&[a]), leaf_hash(&a));
+        assert_eq!(merkle_root(&[a, b]), node_hash(&leaf_hash(&a), &leaf_hash(&b)));
+        // Three leaves split 2 + 1, not 1 + 2.
+        let expected = node_hash(&node_hash(&leaf_hash(&a), &leaf_hash(&b)), &leaf_hash(&c));
+        assert_eq!(merkle_root(&[a, b, c]), expected);
+    }
+
+    #[test]
+    fn leaf_and_node_domains_differ() {
+        // A two-leaf tree must not collide with a leaf holding the concatenation.
+        let (a, b) = (h(1), h(2));
+        assert_ne!(merkle_root(&[a, b]), merkle_root(&[node_hash(&a, &b)]));
+        assert_ne!(merkle_root(&[a, b]), merkle_root(&[b, a]));
+    }
+
+    #[test]
+    fn payload_root_cuts_at_four_mebibytes() {
+        let payload: std::vec::Vec<u8> = (0..MAX_TILE_BYTES + 10).map(|i| i as u8).collect();
+        assert_eq!(tile_count(payload.len()), 2);
+        let expected = merkle_root(&[
+            tile_hash(&payload[..MAX_TILE_BYTES]),
+            tile_hash(&payload[MAX_TILE_BYTES..]),
+        ]);
+        assert_eq!(payload_root(&payload), expected);
+        assert_eq!(tile_count(0), 0);
+        assert_eq!(payload_root(&[]), merkle_root(&[]));
+        assert_eq!(tile_count(MAX_TILE_BYTES), 1);
+    }
+}
