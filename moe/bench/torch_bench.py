@@ -119,9 +119,8 @@ class MoE(nn.Module):
         w, idx = torch.topk(probs, TOP_K, dim=-1)  # [n, k]; w is differentiable -> router grads
         w = w / w.sum(-1, keepdim=True)
         out = torch.zeros_like(x)
-        idx_cpu = idx  # already on CPU
         for e in range(N_EXPERTS):
-            tok, slot = torch.where(idx_cpu == e)
+            tok, slot = torch.where(idx == e)  # token order, like candle's tokens_of
             if tok.numel() == 0:
                 continue
             y = self.experts[e](x[tok]) * w[tok, slot].unsqueeze(1)
