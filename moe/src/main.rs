@@ -13,7 +13,7 @@ use blyan_moe::generate::{GenerateRequest, Generator};
 use blyan_moe::model::{init_weights, var_builder, Model, ResidentExperts};
 use blyan_moe::optim::AdamWParams;
 use blyan_moe::store::{parse_hash, DirStore, ModelIndex, UnitStore};
-use blyan_moe::train::{choose_segments, replay_segment, train, verify_result, Manifest, TrainParams};
+use blyan_moe::train::{choose_segments, train, verify_result, Manifest, Replayer, TrainParams};
 use blyan_moe::units::{all_units, inspect_payload, UnitId};
 use blyan_moe::Config;
 use clap::{Parser, Subcommand};
@@ -299,9 +299,10 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 segment
             };
+            let replayer = Replayer::new(&m, &store, &datasets).context("replay")?;
             let pb = bar(segments.len() as u64, "replay");
             for s in &segments {
-                let r = replay_segment(&m, *s, &store, &datasets).map_err(|e| format!("segment {s}: REJECT: {e}"))?;
+                let r = replayer.replay(*s).map_err(|e| format!("segment {s}: REJECT: {e}"))?;
                 pb.inc(1);
                 pb.println(format!("segment {s} (steps {:?}): OK {}", r.steps, hex::encode(r.checkpoint)));
             }

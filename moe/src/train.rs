@@ -405,53 +405,77 @@ pub struct ReplayReport {
     pub checkpoint: Hash,
 }
 
-/// Re-executes segment `segment` of `manifest` from checkpoint `segment` and checks that it
-/// reproduces every batch hash and checkpoint `segment + 1` bit for bit.
-///
-/// `datasets` must contain the claimed datasets (by name; their content roots are checked).
-///
-/// Errors: [`Error::InvalidManifest`] (inconsistent, or no such segment);
-/// [`Error::DatasetMismatch`]; [`Error::HashMismatch`] when the stored checkpoint `segment`
-/// is not the claimed one; [`Error::BatchMismatch`] when the data or its order differ;
-/// [`Error::CheckpointMismatch`] when the weights differ.
-pub fn replay_segment(manifest: &Manifest, segment: usize, store: &dyn UnitStore, datasets: &[Dataset]) -> Result<ReplayReport> {
-    manifest.check()?;
-    let p = &manifest.params;
-    if segment >= p.segments() {
-        return Err(Error::InvalidManifest(format!("segment {segment} of {}", p.segments())));
+/// Replays segments of one manifest; the parent model and the datasets are loaded and
+/// checked once, then each [`Replayer::replay`] re-executes one segment.
+pub struct Replayer<'a> {
+    manifest: &'a Manifest,
+    store: &'a dyn UnitStore,
+    mixture: Mixture,
+    trained: BTreeSet<UnitId>,
+    base: BTreeMap<String, Tensor>,
+}
+
+impl<'a> Replayer<'a> {
+    /// Checks the manifest, finds the claimed datasets among `datasets` (by name; their
+    /// content roots must match) and loads the parent model from `store`.
+    ///
+    /// Errors: [`Error::InvalidManifest`]; [`Error::DatasetMismatch`]; store and decode errors.
+    pub fn new(manifest: &'a Manifest, store: &'a dyn UnitStore, datasets: &[Dataset]) -> Result<Self> {
+        manifest.check()?;
+        let p = &manifest.params;
+        let claimed = claimed_datasets(manifest, datasets)?;
+        let ratios: Vec<u32> = manifest.datasets.iter().map(|c| c.ratio_ppm).collect();
+        let mixture = Mixture::new(&claimed, &ratios, p.validation_permille, p.seq_len)?;
+        let trained = manifest
+            .trained_units
+            .iter()
+            .map(|u| UnitId::parse_in(u, &manifest.config))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let base = manifest.parent_index().load_weights(store, None)?;
+        Ok(Self { manifest, store, mixture, trained, base })
     }
-    let claimed = claimed_datasets(manifest, datasets)?;
-    let ratios: Vec<u32> = manifest.datasets.iter().map(|c| c.ratio_ppm).collect();
-    let mixture = Mixture::new(&claimed, &ratios, p.validation_permille, p.seq_len)?;
-    let trained = manifest
-        .trained_units
-        .iter()
-        .map(|u| UnitId::parse_in(u, &manifest.config))
-        .collect::<Result<BTreeSet<_>>>()?;
-    let base = manifest.parent_index().load_weights(store, None)?;
-    let mut state = TrainState::new(&manifest.config, base, &trained, p.adamw)?;
-    let start_hash = parse_hash("checkpoint", &manifest.checkpoints[segment])?;
-    let start = store.fetch(&start_hash)?;
-    let actual = payload_root(&start);
-    if actual != start_hash {
-        return Err(Error::HashMismatch { what: format!("checkpoint {segment}"), expected: start_hash, actual });
-    }
-    state.restore(&start)?;
-    let steps = manifest.segment_steps(segment);
-    for step in steps.clone() {
-        let batch = mixture.batch(p.seed, step, p.batch_size, p.seq_len);
-        let expected = parse_hash("batch hash", &manifest.batch_hashes[step as usize])?;
-        if batch.hash != expected {
-            return Err(Error::BatchMismatch { step, expected, actual: batch.hash });
+
+    /// Re-executes segment `segment` from checkpoint `segment` and checks that it reproduces
+    /// every batch hash and checkpoint `segment + 1` bit for bit.
+    ///
+    /// Errors: [`Error::InvalidManifest`] (no such segment); [`Error::NotFound`] or
+    /// [`Error::HashMismatch`] when the stored checkpoint `segment` is missing or not the
+    /// claimed one; [`Error::BatchMismatch`] when the data or its order differ;
+    /// [`Error::CheckpointMismatch`] when the weights differ.
+    pub fn replay(&self, segment: usize) -> Result<ReplayReport> {
+        let (m, p) = (self.manifest, &self.manifest.params);
+        if segment >= p.segments() {
+            return Err(Error::InvalidManifest(format!("segment {segment} of {}", p.segments())));
         }
-        state.step(&batch, p.batch_size, p.seq_len)?;
+        let mut state = TrainState::new(&m.config, self.base.clone(), &self.trained, p.adamw)?;
+        let start_hash = parse_hash("checkpoint", &m.checkpoints[segment])?;
+        let start = self.store.fetch(&start_hash)?;
+        let actual = payload_root(&start);
+        if actual != start_hash {
+            return Err(Error::HashMismatch { what: format!("checkpoint {segment}"), expected: start_hash, actual });
+        }
+        state.restore(&start)?;
+        let steps = m.segment_steps(segment);
+        for step in steps.clone() {
+            let batch = self.mixture.batch(p.seed, step, p.batch_size, p.seq_len);
+            let expected = parse_hash("batch hash", &m.batch_hashes[step as usize])?;
+            if batch.hash != expected {
+                return Err(Error::BatchMismatch { step, expected, actual: batch.hash });
+            }
+            state.step(&batch, p.batch_size, p.seq_len)?;
+        }
+        let end = payload_root(&state.checkpoint_bytes()?);
+        let expected = parse_hash("checkpoint", &m.checkpoints[segment + 1])?;
+        if end != expected {
+            return Err(Error::CheckpointMismatch { index: segment + 1, expected, actual: end });
+        }
+        Ok(ReplayReport { segment, steps, checkpoint: end })
     }
-    let end = payload_root(&state.checkpoint_bytes()?);
-    let expected = parse_hash("checkpoint", &manifest.checkpoints[segment + 1])?;
-    if end != expected {
-        return Err(Error::CheckpointMismatch { index: segment + 1, expected, actual: end });
-    }
-    Ok(ReplayReport { segment, steps, checkpoint: end })
+}
+
+/// Replays one segment: [`Replayer::new`] then [`Replayer::replay`], with their errors.
+pub fn replay_segment(manifest: &Manifest, segment: usize, store: &dyn UnitStore, datasets: &[Dataset]) -> Result<ReplayReport> {
+    Replayer::new(manifest, store, datasets)?.replay(segment)
 }
 
 /// Checks that the claimed result units are exactly the trained tensors of the last
