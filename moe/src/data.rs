@@ -42,26 +42,20 @@ pub struct Dataset {
 /// Splits fortune-format text: entries separated by lines holding only `%`. Entries are
 /// trimmed of surrounding blank lines; empty entries are dropped.
 pub fn parse_fortunes(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for line in text.lines() {
-        if line.trim_end() == "%" {
-            push_sample(&mut out, &mut cur);
-        } else {
-            cur.push_str(line);
-            cur.push('\n');
-        }
-    }
-    push_sample(&mut out, &mut cur);
-    out
+    split_samples(text, |line| line.trim_end() == "%")
 }
 
 /// Splits plain text into paragraphs separated by blank lines.
 pub fn parse_plain(text: &str) -> Vec<String> {
+    split_samples(text, |line| line.trim().is_empty())
+}
+
+/// Splits `text` into samples at every line for which `is_separator` holds.
+fn split_samples(text: &str, is_separator: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for line in text.lines() {
-        if line.trim().is_empty() {
+        if is_separator(line) {
             push_sample(&mut out, &mut cur);
         } else {
             cur.push_str(line);

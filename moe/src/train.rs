@@ -405,6 +405,26 @@ pub struct ReplayReport {
     pub checkpoint: Hash,
 }
 
+/// The trained units a manifest names.
+fn trained_units(manifest: &Manifest) -> Result<BTreeSet<UnitId>> {
+    manifest.trained_units.iter().map(|u| UnitId::parse_in(u, &manifest.config)).collect()
+}
+
+/// A train state at checkpoint `index` of `manifest`: fetched from `store`, verified
+/// against its claimed hash, restored on top of `base`.
+fn state_at(manifest: &Manifest, trained: &BTreeSet<UnitId>, base: BTreeMap<String, Tensor>, store: &dyn UnitStore, index: usize) -> Result<TrainState> {
+    let mut state = TrainState::new(&manifest.config, base, trained, manifest.params.adamw)?;
+    let claimed = manifest.checkpoints.get(index).ok_or_else(|| Error::InvalidManifest(format!("no checkpoint {index}")))?;
+    let expected = parse_hash("checkpoint", claimed)?;
+    let bytes = store.fetch(&expected)?;
+    let actual = payload_root(&bytes);
+    if actual != expected {
+        return Err(Error::HashMismatch { what: format!("checkpoint {index}"), expected, actual });
+    }
+    state.restore(&bytes)?;
+    Ok(state)
+}
+
 /// Replays segments of one manifest; the parent model and the datasets are loaded and
 /// checked once, then each [`Replayer::replay`] re-executes one segment.
 pub struct Replayer<'a> {
@@ -426,11 +446,7 @@ impl<'a> Replayer<'a> {
         let claimed = claimed_datasets(manifest, datasets)?;
         let ratios: Vec<u32> = manifest.datasets.iter().map(|c| c.ratio_ppm).collect();
         let mixture = Mixture::new(&claimed, &ratios, p.validation_permille, p.seq_len)?;
-        let trained = manifest
-            .trained_units
-            .iter()
-            .map(|u| UnitId::parse_in(u, &manifest.config))
-            .collect::<Result<BTreeSet<_>>>()?;
+        let trained = trained_units(manifest)?;
         let base = manifest.parent_index().load_weights(store, None)?;
         Ok(Self { manifest, store, mixture, trained, base })
     }
@@ -447,14 +463,7 @@ impl<'a> Replayer<'a> {
         if segment >= p.segments() {
             return Err(Error::InvalidManifest(format!("segment {segment} of {}", p.segments())));
         }
-        let mut state = TrainState::new(&m.config, self.base.clone(), &self.trained, p.adamw)?;
-        let start_hash = parse_hash("checkpoint", &m.checkpoints[segment])?;
-        let start = self.store.fetch(&start_hash)?;
-        let actual = payload_root(&start);
-        if actual != start_hash {
-            return Err(Error::HashMismatch { what: format!("checkpoint {segment}"), expected: start_hash, actual });
-        }
-        state.restore(&start)?;
+        let mut state = state_at(m, &self.trained, self.base.clone(), self.store, segment)?;
         let steps = m.segment_steps(segment);
         for step in steps.clone() {
             let batch = self.mixture.batch(p.seed, step, p.batch_size, p.seq_len);
@@ -484,20 +493,9 @@ pub fn replay_segment(manifest: &Manifest, segment: usize, store: &dyn UnitStore
 /// Errors: [`Error::HashMismatch`] naming the unit whose payload differs; store errors.
 pub fn verify_result(manifest: &Manifest, store: &dyn UnitStore) -> Result<()> {
     manifest.check()?;
-    let trained = manifest
-        .trained_units
-        .iter()
-        .map(|u| UnitId::parse_in(u, &manifest.config))
-        .collect::<Result<BTreeSet<_>>>()?;
+    let trained = trained_units(manifest)?;
     let base = manifest.parent_index().load_weights(store, None)?;
-    let mut state = TrainState::new(&manifest.config, base, &trained, manifest.params.adamw)?;
-    let last = parse_hash("checkpoint", manifest.checkpoints.last().map(String::as_str).unwrap_or_default())?;
-    let bytes = store.fetch(&last)?;
-    let actual = payload_root(&bytes);
-    if actual != last {
-        return Err(Error::HashMismatch { what: "last checkpoint".into(), expected: last, actual });
-    }
-    state.restore(&bytes)?;
+    let state = state_at(manifest, &trained, base, store, manifest.checkpoints.len().saturating_sub(1))?;
     for (unit, payload) in state.trained_payloads()? {
         let actual = payload_root(&payload);
         let claimed = parse_hash(&unit.to_string(), manifest.result.get(&unit.to_string()).map(String::as_str).unwrap_or_default())?;
