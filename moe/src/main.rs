@@ -304,7 +304,7 @@ fn run(cli: Cli) -> Result<()> {
             for s in &segments {
                 let r = replayer.replay(*s).map_err(|e| format!("segment {s}: REJECT: {e}"))?;
                 pb.inc(1);
-                pb.println(format!("segment {s} (steps {:?}): OK {}", r.steps, hex::encode(r.checkpoint)));
+                pb.suspend(|| println!("segment {s} (steps {:?}): OK {}", r.steps, hex::encode(r.checkpoint)));
             }
             pb.finish_and_clear();
             verify_result(&m, &store).map_err(|e| format!("result: REJECT: {e}"))?;
