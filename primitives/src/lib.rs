@@ -23,6 +23,63 @@
 /// A 32-byte blake3 digest.
 pub type Hash = [u8; 32];
 
+/// Identifier of a model spec (Chain A).
+pub type SpecId = u32;
+
+/// Identifier of a dataset record (Chain D).
+pub type DatasetId = u32;
+
+/// The content store as other pallets see it: payloads addressed by their payload root
+/// ([`payload_root`]), kept while something references them.
+pub trait ContentStore {
+    /// Whether a committed payload with this root exists.
+    fn has_payload(root: &Hash) -> bool;
+    /// Size in bytes of a committed payload, if it exists.
+    fn payload_len(root: &Hash) -> Option<u64>;
+    /// Adds one reference to a committed payload. Returns `false` (and changes nothing) when
+    /// the payload does not exist.
+    fn add_ref(root: &Hash) -> bool;
+    /// Drops one reference; at zero the payload becomes prunable after the retention period.
+    fn remove_ref(root: &Hash);
+}
+
+/// Model specs as other pallets see them (Chain A).
+pub trait ModelSpecs {
+    /// Whether the spec exists.
+    fn spec_exists(id: SpecId) -> bool;
+}
+
+/// Light proof-of-work used against spam (SPEC "Chain D: Spam"): `blake3(payload ‖ nonce_le)`
+/// must start with at least `bits` zero bits. `bits = 0` accepts every nonce.
+pub fn pow_ok(payload: &[u8], nonce: u64, bits: u32) -> bool {
+    let mut h = blake3::Hasher::new();
+    h.update(payload);
+    h.update(&nonce.to_le_bytes());
+    leading_zero_bits(h.finalize().as_bytes()) >= bits
+}
+
+/// Number of leading zero bits of a hash.
+pub fn leading_zero_bits(h: &Hash) -> u32 {
+    let mut n = 0;
+    for b in h {
+        if *b == 0 {
+            n += 8;
+        } else {
+            return n + b.leading_zeros();
+        }
+    }
+    n
+}
+
+/// Finds the smallest nonce that passes [`pow_ok`] (clients and tests; expected `2^bits` tries).
+pub fn solve_pow(payload: &[u8], bits: u32) -> u64 {
+    let mut nonce = 0u64;
+    while !pow_ok(payload, nonce, bits) {
+        nonce = nonce.wrapping_add(1);
+    }
+    nonce
+}
+
 /// Largest tile, in bytes: 4 MiB (seed §13.2). A payload is cut into tiles of exactly this
 /// size, the last one shorter.
 pub const MAX_TILE_BYTES: usize = 4 * 1024 * 1024;
@@ -150,6 +207,17 @@ mod tests {
         let (a, b) = (h(1), h(2));
         assert_ne!(merkle_root(&[a, b]), merkle_root(&[node_hash(&a, &b)]));
         assert_ne!(merkle_root(&[a, b]), merkle_root(&[b, a]));
+    }
+
+    #[test]
+    fn pow_counts_leading_zero_bits() {
+        assert_eq!(leading_zero_bits(&[0u8; 32]), 256);
+        let mut h = [0u8; 32];
+        h[1] = 0b0001_0000;
+        assert_eq!(leading_zero_bits(&h), 11);
+        let nonce = solve_pow(b"claim", 8);
+        assert!(pow_ok(b"claim", nonce, 8));
+        assert!(pow_ok(b"claim", 12345, 0));
     }
 
     #[test]
