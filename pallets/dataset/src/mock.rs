@@ -1,0 +1,110 @@
+//! Test runtime for the dataset pallet.
+
+use crate as pallet_dataset;
+use frame_support::{derive_impl, parameter_types, traits::Contains};
+use frame_system::EnsureRoot;
+use sp_runtime::BuildStorage;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+frame_support::construct_runtime!(
+    pub enum Test {
+        System: frame_system,
+        Balances: pallet_balances,
+        Dataset: pallet_dataset,
+    }
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type AccountStore = System;
+    type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+parameter_types! {
+    /// Registered voters; benchmarks add more through `BenchmarkHelper`.
+    pub static Voters: Vec<u64> = vec![1, 2, 3];
+    /// Proof-of-work difficulty, in leading zero bits.
+    pub static PowBits: u32 = 0;
+    pub const MaxNameLen: u32 = 64;
+    pub const MaxLicenceLen: u32 = 32;
+    pub const MaxUriLen: u32 = 256;
+    pub const MaxSampleHashes: u32 = 4;
+    pub const VoteWindow: u64 = 10;
+    pub const Quorum: u32 = 2;
+    pub const DayLength: u64 = 100;
+    pub const NewbieDailyQuota: u32 = 20;
+    pub const TrustedDailyQuota: u32 = 200;
+    pub const MaxClosingPerBlock: u32 = 4;
+}
+
+/// `VoterSet` backed by the static [`Voters`] list.
+pub struct TestVoters;
+impl Contains<u64> for TestVoters {
+    fn contains(who: &u64) -> bool {
+        Voters::get().contains(who)
+    }
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<u64> for TestVoters {
+    fn make_voter(who: &u64) {
+        Voters::mutate(|v| v.push(*who));
+    }
+}
+
+impl pallet_dataset::Config for Test {
+    type VoterSet = TestVoters;
+    type AuditOrigin = EnsureRoot<u64>;
+    type MaxNameLen = MaxNameLen;
+    type MaxLicenceLen = MaxLicenceLen;
+    type MaxUriLen = MaxUriLen;
+    type MaxSampleHashes = MaxSampleHashes;
+    type VoteWindow = VoteWindow;
+    type Quorum = Quorum;
+    type DayLength = DayLength;
+    type NewbieDailyQuota = NewbieDailyQuota;
+    type TrustedDailyQuota = TrustedDailyQuota;
+    type PowDifficulty = PowBits;
+    type MaxClosingPerBlock = MaxClosingPerBlock;
+    type WeightInfo = ();
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = TestVoters;
+}
+
+/// Externalities with balances for accounts 1..=10, no genesis datasets, at block 1.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    new_test_ext_with(Vec::new())
+}
+
+/// Like [`new_test_ext`], with genesis datasets.
+pub fn new_test_ext_with(datasets: Vec<crate::GenesisDatasetOf<Test>>) -> sp_io::TestExternalities {
+    Voters::reset();
+    PowBits::reset();
+    let mut t = frame_system::GenesisConfig::<Test>::default()
+        .build_storage()
+        .unwrap();
+    pallet_balances::GenesisConfig::<Test> {
+        balances: (1..=10).map(|who| (who, 1_000)).collect(),
+        ..Default::default()
+    }
+    .assimilate_storage(&mut t)
+    .unwrap();
+    pallet_dataset::GenesisConfig::<Test> { datasets }
+        .assimilate_storage(&mut t)
+        .unwrap();
+    let mut ext = sp_io::TestExternalities::new(t);
+    ext.execute_with(|| System::set_block_number(1));
+    ext
+}
+
+/// Runs the hooks of every block up to `n`.
+pub fn run_to_block(n: u64) {
+    System::run_to_block::<AllPalletsWithSystem>(n);
+}
