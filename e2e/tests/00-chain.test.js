@@ -1,0 +1,42 @@
+// The dev chain: metadata, block production and finality, balances from metadata alone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDevNode, submit } from '../node.js';
+
+let n;
+before(async () => { n = await startDevNode(); });
+after(async () => { if (n) await n.stop(); });
+
+test('metadata describes every Blyan pallet', async () => {
+  const pallets = n.api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString());
+  for (const name of ['System', 'Balances', 'Aura', 'Grandpa', 'Sudo']) {
+    assert.ok(pallets.includes(name), `${name} missing from ${pallets}`);
+  }
+  const props = await n.api.rpc.system.properties();
+  assert.equal(props.tokenSymbol.unwrap()[0].toString(), 'BLY');
+});
+
+test('blocks are produced and finalised', async () => {
+  const waitFor = async (fn, ms) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) { if (await fn()) return true; await new Promise((r) => setTimeout(r, 500)); }
+    return false;
+  };
+  assert.ok(await waitFor(async () => (await n.api.rpc.chain.getHeader()).number.toNumber() >= 2, 60_000), 'no block #2');
+  assert.ok(await waitFor(async () => {
+    const f = await n.api.rpc.chain.getFinalizedHead();
+    return (await n.api.rpc.chain.getHeader(f)).number.toNumber() >= 1;
+  }, 60_000), 'nothing finalised');
+});
+
+test('balances transfer works and an oversized one fails with a decoded error', async () => {
+  const before = (await n.api.query.system.account(n.bob.address)).data.free.toBigInt();
+  const ok = await submit(n.api, n.api.tx.balances.transferKeepAlive(n.bob.address, 1_000_000_000_000n), n.alice);
+  assert.equal(ok.dispatchError, null);
+  assert.ok(ok.events.some((e) => e.section === 'balances' && e.method === 'Transfer'));
+  const afterBal = (await n.api.query.system.account(n.bob.address)).data.free.toBigInt();
+  assert.equal(afterBal - before, 1_000_000_000_000n);
+  const bad = await submit(n.api, n.api.tx.balances.transferKeepAlive(n.alice.address, 10n ** 30n), n.bob);
+  assert.ok(bad.dispatchError, 'expected a dispatch error');
+  assert.ok(['FundsUnavailable', 'InsufficientBalance'].includes(bad.dispatchError.name) || bad.dispatchError.section === 'dispatch', JSON.stringify(bad.dispatchError));
+});

@@ -1,0 +1,59 @@
+//! Command-line types of `blyan-node`.
+
+/// The `blyan-node` command line: run a node, or one of the subcommands.
+#[derive(Debug, clap::Parser)]
+pub struct Cli {
+    /// The subcommand to run; none runs the node.
+    #[command(subcommand)]
+    pub subcommand: Option<Subcommand>,
+
+    /// Options of the node itself (`--dev`, `--chain`, `--validator`, ports, ...).
+    #[clap(flatten)]
+    pub run: sc_cli::RunCmd,
+}
+
+/// The subcommands of `blyan-node`.
+#[derive(Debug, clap::Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum Subcommand {
+    /// Key management: generate, inspect and insert keys into the node's keystore.
+    #[command(subcommand)]
+    Key(sc_cli::KeySubcommand),
+
+    /// Build a chain specification (plain or `--raw`) and print it to stdout.
+    BuildSpec(sc_cli::BuildSpecCmd),
+
+    /// Validate blocks.
+    CheckBlock(sc_cli::CheckBlockCmd),
+
+    /// Export blocks.
+    ExportBlocks(sc_cli::ExportBlocksCmd),
+
+    /// Export the state of a given block into a chain spec.
+    ExportState(sc_cli::ExportStateCmd),
+
+    /// Import blocks.
+    ImportBlocks(sc_cli::ImportBlocksCmd),
+
+    /// Remove the whole chain database.
+    PurgeChain(sc_cli::PurgeChainCmd),
+
+    /// Revert the chain to a previous state.
+    Revert(sc_cli::RevertCmd),
+
+    /// Print the database metadata (best, finalized, genesis hash).
+    ChainInfo(sc_cli::ChainInfoCmd),
+
+    /// Benchmarks: pallet weights, block execution, the machine.
+    #[cfg(feature = "runtime-benchmarks")]
+    #[command(subcommand)]
+    Benchmark(frame_benchmarking_cli::BenchmarkCmd),
+
+    /// Benchmarks (not compiled in: rebuild with `--features runtime-benchmarks`).
+    #[cfg(not(feature = "runtime-benchmarks"))]
+    Benchmark {
+        /// Ignored arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+}

@@ -1,0 +1,13 @@
+//! `blyan-node`: the Blyan full node (Aura authoring, GRANDPA finality, ParityDB).
+
+#![warn(missing_docs)]
+
+mod chain_spec;
+mod cli;
+mod command;
+mod rpc;
+mod service;
+
+fn main() -> sc_cli::Result<()> {
+    command::run()
+}

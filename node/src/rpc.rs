@@ -1,0 +1,51 @@
+//! The node's JSON-RPC extensions, merged on top of the standard Substrate RPC methods.
+
+use std::sync::Arc;
+
+use blyan_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use jsonrpsee::RpcModule;
+use sc_transaction_pool_api::TransactionPool;
+use sp_api::ProvideRuntimeApi;
+use sp_block_builder::BlockBuilder;
+use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
+
+/// What the RPC extensions need from the node.
+pub struct FullDeps<C, P> {
+    /// The client.
+    pub client: Arc<C>,
+    /// The transaction pool.
+    pub pool: Arc<P>,
+}
+
+/// Builds the RPC extensions: one `RpcModule` per API, merged.
+pub fn create_full<C, P>(
+    deps: FullDeps<C, P>,
+) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
+where
+    C: ProvideRuntimeApi<Block>,
+    C: HeaderBackend<Block> + HeaderMetadata<Block, Error = BlockChainError> + 'static,
+    C: Send + Sync + 'static,
+    C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
+    C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
+    C::Api: BlockBuilder<Block>,
+    P: TransactionPool + 'static,
+{
+    use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
+    use substrate_frame_rpc_system::{System, SystemApiServer};
+
+    let mut module = RpcModule::new(());
+    let FullDeps { client, pool } = deps;
+
+    // `system_accountNextIndex`, `system_dryRun`.
+    module.merge(System::new(client.clone(), pool).into_rpc())?;
+    // `payment_queryInfo`, `payment_queryFeeDetails`.
+    module.merge(TransactionPayment::new(client).into_rpc())?;
+
+    // ---- Blyan RPC modules ----------------------------------------------------------------
+    // The `blyan_*` methods (inference, expert and dataset queries, payload download) are
+    // merged here, one `RpcModule` per API, e.g.:
+    //     module.merge(BlyanInference::new(client.clone(), engine).into_rpc())?;
+    // ----------------------------------------------------------------------------------------
+
+    Ok(module)
+}
