@@ -2,9 +2,11 @@
 
 #![warn(missing_docs)]
 
+mod blyan_rpc;
 mod chain_spec;
 mod cli;
 mod command;
+mod genesis;
 mod rpc;
 mod service;
 

@@ -28,8 +28,12 @@ where
     C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
     C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
     C::Api: BlockBuilder<Block>,
+    C::Api: pallet_content_store::runtime_api::ContentStoreApi<Block>
+        + pallet_param_dag::runtime_api::ParamDagApi<Block>
+        + pallet_dataset::runtime_api::DatasetApi<Block>,
     P: TransactionPool + 'static,
 {
+    use crate::blyan_rpc::BlyanApiServer;
     use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
     use substrate_frame_rpc_system::{System, SystemApiServer};
 
@@ -39,13 +43,12 @@ where
     // `system_accountNextIndex`, `system_dryRun`.
     module.merge(System::new(client.clone(), pool).into_rpc())?;
     // `payment_queryInfo`, `payment_queryFeeDetails`.
+    let blyan_client = client.clone();
     module.merge(TransactionPayment::new(client).into_rpc())?;
 
-    // ---- Blyan RPC modules ----------------------------------------------------------------
-    // The `blyan_*` methods (inference, expert and dataset queries, payload download) are
-    // merged here, one `RpcModule` per API, e.g.:
-    //     module.merge(BlyanInference::new(client.clone(), engine).into_rpc())?;
-    // ----------------------------------------------------------------------------------------
+    // `blyan_payload`, `blyan_manifest`, `blyan_acceptedBlock`, `blyan_topologicalOrder`,
+    // `blyan_approvedDatasets` (docs/rpc.md).
+    module.merge(crate::blyan_rpc::Blyan::new(blyan_client).into_rpc())?;
 
     Ok(module)
 }

@@ -20,7 +20,8 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-    AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+    AccountId, Aura, Balance, Block, ContentStore, Dataset, Executive, Grandpa, InherentDataExt,
+    ModelSpec, Nonce, ParamDag, Runtime,
     RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -204,6 +205,48 @@ impl_runtime_apis! {
 
         fn query_length_to_fee(length: u32) -> Balance {
             TransactionPayment::length_to_fee(length)
+        }
+    }
+
+    impl pallet_content_store::runtime_api::ContentStoreApi<Block> for Runtime {
+        fn payload(root: [u8; 32]) -> Option<Vec<u8>> {
+            ContentStore::payload(root)
+        }
+        fn manifest(root: [u8; 32]) -> Option<Vec<[u8; 32]>> {
+            ContentStore::manifest_tiles(root)
+        }
+        fn tile(hash: [u8; 32]) -> Option<Vec<u8>> {
+            ContentStore::tile(hash)
+        }
+    }
+
+    impl pallet_model_spec::runtime_api::ModelSpecApi<Block> for Runtime {
+        fn spec(id: u32) -> Option<pallet_model_spec::ModelSpecInfo> {
+            ModelSpec::spec_info(id)
+        }
+        fn latest() -> Option<u32> {
+            ModelSpec::latest()
+        }
+    }
+
+    impl pallet_param_dag::runtime_api::ParamDagApi<Block> for Runtime {
+        fn topological_order() -> Vec<[u8; 32]> {
+            ParamDag::topological_order()
+        }
+        fn topological_order_page(start: u64, max: u32) -> Vec<[u8; 32]> {
+            ParamDag::topological_order_page(start, max)
+        }
+        fn accepted(name: Vec<u8>) -> Option<[u8; 32]> {
+            ParamDag::accepted(&name)
+        }
+    }
+
+    impl pallet_dataset::runtime_api::DatasetApi<Block> for Runtime {
+        fn dataset(id: u32) -> Option<Vec<u8>> {
+            Dataset::dataset_encoded(id)
+        }
+        fn approved() -> Vec<(u32, u8)> {
+            Dataset::approved_for_api()
         }
     }
 

@@ -7,4 +7,8 @@ frame_benchmarking::define_benchmarks!(
     [pallet_balances, Balances]
     [pallet_timestamp, Timestamp]
     [pallet_sudo, Sudo]
+    [pallet_content_store, ContentStore]
+    [pallet_model_spec, ModelSpec]
+    [pallet_param_dag, ParamDag]
+    [pallet_dataset, Dataset]
 );

@@ -246,6 +246,15 @@ mod runtime {
     #[runtime::pallet_index(6)]
     pub type Sudo = pallet_sudo;
 
-    // Indices 10..=13 are reserved for the Blyan pallets:
-    // ContentStore 10, ModelSpec 11, ParamDag 12, Dataset 13.
+    #[runtime::pallet_index(10)]
+    pub type ContentStore = pallet_content_store;
+
+    #[runtime::pallet_index(11)]
+    pub type ModelSpec = pallet_model_spec;
+
+    #[runtime::pallet_index(12)]
+    pub type ParamDag = pallet_param_dag;
+
+    #[runtime::pallet_index(13)]
+    pub type Dataset = pallet_dataset;
 }

@@ -168,3 +168,154 @@ impl pallet_sudo::Config for Runtime {
     type RuntimeCall = RuntimeCall;
     type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
+
+// ---------------------------------------------------------------------------------------
+// Blyan pallets
+// ---------------------------------------------------------------------------------------
+
+/// Blocks per day at the configured block time.
+pub const DAYS: BlockNumber = (24 * 60 * 60 * 1000 / SLOT_DURATION) as BlockNumber;
+
+parameter_types! {
+    /// Deposit held per published tile, on top of the per-byte part: 0.001 BLY.
+    pub const TileDepositBase: Balance = crate::MILLI_UNITS;
+    /// Deposit held per tile byte: 1 micro-BLY (a full 4 MiB tile holds ≈ 4.2 BLY).
+    pub const TileDepositPerByte: Balance = crate::MICRO_UNITS;
+    /// Blocks an unreferenced payload is kept before anyone may prune it: 7 days.
+    pub const RetentionPeriod: BlockNumber = 7 * DAYS;
+    /// Community-vote window for a dataset, in blocks (100 blocks; 10 with `fast-runtime`).
+    pub const VoteWindow: BlockNumber = if cfg!(feature = "fast-runtime") { 10 } else { 100 };
+    /// Blocks per dataset-quota day.
+    pub const DayLength: BlockNumber = DAYS;
+}
+
+impl pallet_content_store::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MaxTileBytes = ConstU32<{ blyan_primitives::MAX_TILE_BYTES as u32 }>;
+    /// 64 tiles: payloads up to 256 MiB.
+    type MaxTilesPerManifest = ConstU32<64>;
+    type TileDepositBase = TileDepositBase;
+    type TileDepositPerByte = TileDepositPerByte;
+    type RetentionPeriod = RetentionPeriod;
+    type WeightInfo = pallet_content_store::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_model_spec::Config for Runtime {
+    type SpecOrigin = frame_system::EnsureRoot<AccountId>;
+    type MaxLayers = ConstU32<64>;
+    type MaxExperts = ConstU32<256>;
+    type WeightInfo = pallet_model_spec::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_param_dag::Config for Runtime {
+    type Specs = crate::ModelSpec;
+    type Content = crate::ContentStore;
+    /// Root until the Proof-of-Learning gate (issue #4) decides acceptance.
+    type AcceptOrigin = frame_system::EnsureRoot<AccountId>;
+    type MaxDependencies = ConstU32<16>;
+    type MaxNameLen = ConstU32<32>;
+    /// 8 leading zero bits: ~256 hashes per proposal.
+    type PowDifficulty = ConstU32<8>;
+    type WeightInfo = pallet_param_dag::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = BlyanBenchmarkHelper;
+}
+
+/// Dataset voters: the current Aura authorities (SPEC: "one account one vote among bonded
+/// validators and registered nodes"; bonding comes with the validator-economics work).
+pub struct AuraVoters;
+
+impl frame_support::traits::Contains<AccountId> for AuraVoters {
+    fn contains(who: &AccountId) -> bool {
+        pallet_aura::Authorities::<Runtime>::get()
+            .iter()
+            .any(|a| AsRef::<[u8]>::as_ref(a) == AsRef::<[u8]>::as_ref(who))
+    }
+}
+
+impl pallet_dataset::Config for Runtime {
+    type VoterSet = AuraVoters;
+    type AuditOrigin = frame_system::EnsureRoot<AccountId>;
+    type MaxNameLen = ConstU32<64>;
+    type MaxLicenceLen = ConstU32<32>;
+    type MaxUriLen = ConstU32<256>;
+    type MaxSampleHashes = ConstU32<1024>;
+    type VoteWindow = VoteWindow;
+    /// One vote decides on a one-validator dev chain; raise with the validator set.
+    type Quorum = ConstU32<1>;
+    type DayLength = DayLength;
+    type NewbieDailyQuota = ConstU32<20>;
+    type TrustedDailyQuota = ConstU32<200>;
+    /// 8 leading zero bits: ~256 hashes per submission.
+    type PowDifficulty = ConstU32<8>;
+    type MaxClosingPerBlock = ConstU32<16>;
+    type WeightInfo = pallet_dataset::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = AuraVoters;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_dataset::BenchmarkHelper<AccountId> for AuraVoters {
+    fn make_voter(who: &AccountId) {
+        let raw: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(who);
+        let key = AuraId::from(sp_core::sr25519::Public::from_raw(raw));
+        pallet_aura::Authorities::<Runtime>::mutate(|a| {
+            if !a.contains(&key) {
+                let _ = a.try_push(key);
+            }
+        });
+    }
+}
+
+/// Creates the spec and payload the parameter-DAG benchmarks build on.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct BlyanBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_param_dag::BenchmarkHelper for BlyanBenchmarkHelper {
+    fn spec() -> blyan_primitives::SpecId {
+        if let Some(id) = pallet_model_spec::LatestSpec::<Runtime>::get() {
+            return id;
+        }
+        let config = pallet_model_spec::EngineConfig {
+            vocab_size: 256,
+            hidden_size: 128,
+            num_hidden_layers: 4,
+            num_attention_heads: 4,
+            max_position_embeddings: 128,
+            num_local_experts: 8,
+            num_experts_per_tok: 2,
+            intermediate_size: 256,
+        };
+        let _ = pallet_model_spec::Pallet::<Runtime>::register_spec(
+            frame_system::RawOrigin::Root.into(),
+            config,
+            pallet_model_spec::SemVer { major: 0, minor: 1, patch: 0 },
+            0,
+            (0, 1),
+            [0u8; 32],
+            alloc::vec![[0u8; 32]; 4].try_into().unwrap_or_default(),
+        );
+        pallet_model_spec::LatestSpec::<Runtime>::get().unwrap_or_default()
+    }
+
+    fn payload() -> (blyan_primitives::Hash, u64) {
+        use frame_support::traits::fungible::Mutate;
+        let who: AccountId = frame_benchmarking::account("payload", 0, 0);
+        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
+        let bytes = alloc::vec![7u8; 1024];
+        let tile = blyan_primitives::tile_hash(&bytes);
+        let root = blyan_primitives::merkle_root(&[tile]);
+        let _ = crate::ContentStore::publish_tile(
+            frame_system::RawOrigin::Signed(who.clone()).into(),
+            bytes.try_into().unwrap_or_default(),
+        );
+        let _ = crate::ContentStore::commit_manifest(
+            frame_system::RawOrigin::Signed(who).into(),
+            alloc::vec![tile].try_into().unwrap_or_default(),
+            root,
+        );
+        (root, 1024)
+    }
+}

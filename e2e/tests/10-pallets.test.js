@@ -1,0 +1,167 @@
+// Every Blyan pallet from @polkadot/api, decoded from metadata alone (no custom types):
+// successful and failing extrinsics, events, errors, storage, and the blyan_* RPC.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { blake3 } from '@noble/hashes/blake3';
+import { u8aToHex, u8aConcat, hexToU8a } from '@polkadot/util';
+import { startDevNode, submit, sudo } from '../node.js';
+
+export const blyanRpc = {
+  blyan: {
+    payload: { description: 'Payload bytes by root, verified', params: [{ name: 'root', type: 'H256' }], type: 'Bytes' },
+    manifest: { description: 'Tile hashes of a payload', params: [{ name: 'root', type: 'H256' }], type: 'Vec<H256>' },
+    acceptedBlock: { description: 'Accepted block of an expert name', params: [{ name: 'name', type: 'Text' }], type: 'Option<H256>' },
+    topologicalOrder: { description: 'Accepted blocks, dependencies first', params: [{ name: 'start', type: 'u64' }, { name: 'max', type: 'u32' }], type: 'Vec<H256>' },
+    approvedDatasets: { description: 'Approved datasets with tiers', params: [], type: 'Vec<(u32, u8)>' },
+  },
+};
+
+/** RFC 6962-shaped blake3 Merkle root (docs/hashing.md). */
+function merkleRoot(items) {
+  if (items.length === 0) return blake3(new Uint8Array());
+  if (items.length === 1) return blake3(u8aConcat(new Uint8Array([0]), items[0]));
+  let k = 1;
+  while (k * 2 < items.length) k *= 2;
+  return blake3(u8aConcat(new Uint8Array([1]), merkleRoot(items.slice(0, k)), merkleRoot(items.slice(k))));
+}
+
+/** Smallest nonce with `bits` leading zero bits of blake3(payload ‖ nonce_le). */
+function solvePow(payload, bits) {
+  for (let nonce = 0n; ; nonce++) {
+    const le = new Uint8Array(8);
+    new DataView(le.buffer).setBigUint64(0, nonce, true);
+    const h = blake3(u8aConcat(payload, le));
+    let zeros = 0;
+    for (const b of h) { if (b === 0) { zeros += 8; continue; } zeros += Math.clz32(b) - 24; break; }
+    if (zeros >= bits) return nonce;
+  }
+}
+
+let n;
+let api;
+before(async () => {
+  n = await startDevNode();
+  api = n.api;
+  // Re-create the API with the custom RPC definitions (docs/rpc.md).
+  const { ApiPromise } = await import('@polkadot/api');
+  api = await ApiPromise.create({ provider: n.api._rpcCore.provider, rpc: blyanRpc, noInitWarn: true });
+});
+after(async () => { if (n) await n.stop(); });
+
+test('metadata lists the Blyan pallets with their calls, errors and constants', () => {
+  for (const p of ['contentStore', 'modelSpec', 'paramDag', 'dataset']) {
+    assert.ok(api.tx[p], `no calls for ${p}`);
+    assert.ok(api.errors[p], `no errors for ${p}`);
+    assert.ok(api.query[p], `no storage for ${p}`);
+  }
+  assert.equal(api.consts.contentStore.maxTileBytes.toNumber(), 4 * 1024 * 1024);
+  assert.ok(api.errors.paramDag.UnknownDependency);
+});
+
+test('genesis holds the engine model: spec 0, accepted units, payloads served by RPC', async () => {
+  const spec = (await api.query.modelSpec.specs(0)).unwrap();
+  assert.equal(spec.config.numLocalExperts.toNumber(), 8);
+  const order = await api.rpc.blyan.topologicalOrder(0, 1000);
+  assert.equal(order.length, 37, 'backbone + 4 routers + 32 experts');
+  const backbone = (await api.rpc.blyan.acceptedBlock('backbone')).unwrap();
+  const block = (await api.query.paramDag.blocks(backbone)).unwrap();
+  assert.equal(block.status.toString(), 'Accepted');
+  const root = block.payloadHash;
+  const bytes = await api.rpc.blyan.payload(u8aToHex(root));
+  assert.equal(bytes.length, block.payloadSize.toNumber());
+  const tiles = await api.rpc.blyan.manifest(u8aToHex(root));
+  assert.equal(u8aToHex(merkleRoot(tiles.map((t) => t.toU8a()))), u8aToHex(root));
+  const datasets = await api.rpc.blyan.approvedDatasets();
+  assert.deepEqual(datasets.map(([id, tier]) => [id.toNumber(), tier.toNumber()]), [[0, 0]]);
+  await assert.rejects(api.rpc.blyan.payload('0x' + '11'.repeat(32)), /4004|no payload/);
+});
+
+test('contentStore: publish a tile, reject a duplicate, commit a manifest, reject a wrong root', async () => {
+  const bytes = new TextEncoder().encode('Blyan e2e tile: ' + Date.now());
+  const hash = blake3(bytes);
+  const ok = await submit(api, api.tx.contentStore.publishTile(u8aToHex(bytes)), n.alice);
+  assert.equal(ok.dispatchError, null);
+  assert.ok(ok.events.some((e) => e.section === 'contentStore' && e.method === 'TilePublished'));
+  assert.ok((await api.query.contentStore.tiles(hash)).isSome);
+  const dup = await submit(api, api.tx.contentStore.publishTile(u8aToHex(bytes)), n.alice);
+  assert.equal(dup.dispatchError?.name, 'TileAlreadyPublished');
+  const wrong = await submit(api, api.tx.contentStore.commitManifest([hash], u8aToHex(blake3(new Uint8Array([9])))), n.alice);
+  assert.equal(wrong.dispatchError?.name, 'RootMismatch');
+  const root = merkleRoot([hash]);
+  const commit = await submit(api, api.tx.contentStore.commitManifest([hash], u8aToHex(root)), n.alice);
+  assert.equal(commit.dispatchError, null);
+  assert.ok(commit.events.some((e) => e.method === 'ManifestCommitted'));
+  const served = await api.rpc.blyan.payload(u8aToHex(root));
+  assert.equal(u8aToHex(served), u8aToHex(bytes));
+});
+
+test('modelSpec: root registers a spec; a bad config and a signed origin fail', async () => {
+  const config = { vocabSize: 256, hiddenSize: 128, numHiddenLayers: 4, numAttentionHeads: 4, maxPositionEmbeddings: 128, numLocalExperts: 8, numExpertsPerTok: 2, intermediateSize: 256 };
+  const routers = Array(4).fill('0x' + '22'.repeat(32));
+  const call = (cfg, version) => api.tx.modelSpec.registerSpec(cfg, version, 1, [0, 1], '0x' + '33'.repeat(32), routers);
+  const bad = await sudo(api, call({ ...config, numExpertsPerTok: 9 }, { major: 0, minor: 2, patch: 0 }), n.alice);
+  assert.equal(bad.innerError?.name, 'InvalidConfig');
+  const signed = await submit(api, call(config, { major: 0, minor: 2, patch: 0 }), n.bob);
+  assert.equal(signed.dispatchError?.name, 'BadOrigin');
+  const ok = await sudo(api, call(config, { major: 0, minor: 2, patch: 0 }), n.alice);
+  assert.equal(ok.innerError, null);
+  assert.ok(ok.events.some((e) => e.section === 'modelSpec' && e.method === 'SpecRegistered'));
+  assert.equal((await api.query.modelSpec.latestSpec()).unwrap().toNumber(), 1);
+});
+
+test('paramDag: a proposal with an unknown dependency fails; a real one is proposed and accepted', async () => {
+  const backbone = (await api.rpc.blyan.acceptedBlock('layer0.expert3')).unwrap();
+  const parent = (await api.query.paramDag.blocks(backbone)).unwrap();
+  const payload = parent.payloadHash.toU8a();
+  const size = parent.payloadSize.toBigInt();
+  const bad = await submit(api, api.tx.paramDag.proposeBlock(0, 'layer0.expert3', 0, 'Expert', ['0x' + '44'.repeat(32)], u8aToHex(payload), size, 0), n.alice);
+  assert.equal(bad.dispatchError?.name, 'UnknownDependency');
+  // Header without nonce: SCALE (spec, name, layer, type, deps, payload, size, miner).
+  const header = api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
+    [0, 'layer0.expert3', 0, 2, [backbone], payload, size, n.alice.address]).toU8a();
+  const bits = api.consts.paramDag.powDifficulty.toNumber();
+  const nonce = solvePow(header, bits);
+  const ok = await submit(api, api.tx.paramDag.proposeBlock(0, 'layer0.expert3', 0, 'Expert', [backbone], u8aToHex(payload), size, nonce), n.alice);
+  assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
+  const proposed = ok.events.find((e) => e.section === 'paramDag' && e.method === 'BlockProposed');
+  assert.ok(proposed);
+  const id = proposed.data[0];
+  assert.equal((await api.query.paramDag.blocks(id)).unwrap().status.toString(), 'Proposed');
+  const again = await submit(api, api.tx.paramDag.proposeBlock(0, 'layer0.expert3', 0, 'Expert', [backbone], u8aToHex(payload), size, nonce), n.alice);
+  assert.equal(again.dispatchError?.name, 'BlockAlreadyExists');
+  const accepted = await sudo(api, api.tx.paramDag.acceptBlock(id), n.alice);
+  assert.equal(accepted.innerError, null);
+  assert.equal(u8aToHex((await api.rpc.blyan.acceptedBlock('layer0.expert3')).unwrap()), u8aToHex(id));
+  assert.equal((await api.query.paramDag.blocks(backbone)).unwrap().status.toString(), 'Superseded');
+});
+
+test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW and non-voter fail', async () => {
+  const name = 'e2e-corpus';
+  const root = blake3(new TextEncoder().encode('e2e dataset ' + Date.now()));
+  const powPayload = api.createType('(Bytes, u32, [u8;32])', [name, 1, root]).toU8a();
+  const bits = api.consts.dataset.powDifficulty.toNumber();
+  const nonce = solvePow(powPayload, bits);
+  const args = (nonceArg) => [name, 1, 'CC0-1.0', 'file:///usr/share/games/fortunes', 1000, 10, u8aToHex(root), [], nonceArg];
+  let badNonce = nonce + 1n;
+  while (true) { // find a nonce that fails the PoW
+    const le = new Uint8Array(8); new DataView(le.buffer).setBigUint64(0, badNonce, true);
+    if (blake3(u8aConcat(powPayload, le))[0] !== 0) break;
+    badNonce++;
+  }
+  const bad = await submit(api, api.tx.dataset.submitDataset(...args(badNonce)), n.bob);
+  assert.equal(bad.dispatchError?.name, 'InvalidPow');
+  const ok = await submit(api, api.tx.dataset.submitDataset(...args(nonce)), n.bob);
+  assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
+  const id = ok.events.find((e) => e.section === 'dataset' && e.method === 'DatasetSubmitted').data[0];
+  const audit = await sudo(api, api.tx.dataset.reportAudit(id, { toxicityPermille: 5, duplicatePermille: 10, piiPermille: 0, englishPermille: 990 }, true), n.alice);
+  assert.equal(audit.innerError, null);
+  assert.ok((await api.query.dataset.datasets(id)).unwrap().stage.isCommunityVote);
+  const nonVoter = await submit(api, api.tx.dataset.vote(id, true), n.bob);
+  assert.equal(nonVoter.dispatchError?.name, 'NotVoter');
+  const vote = await submit(api, api.tx.dataset.vote(id, true), n.alice);
+  assert.equal(vote.dispatchError, null);
+  const twice = await submit(api, api.tx.dataset.vote(id, true), n.alice);
+  assert.equal(twice.dispatchError?.name, 'AlreadyVoted');
+  const early = await submit(api, api.tx.dataset.finalizeVote(id), n.bob);
+  assert.equal(early.dispatchError?.name, 'VoteWindowOpen');
+});
