@@ -32,12 +32,17 @@ function freePort() {
   });
 }
 
-/** Starts a dev node; resolves to { api, keyring, alice, bob, stop, logs }. */
-export async function startDevNode(extraArgs = []) {
+/** Starts a dev node; resolves to { api, keyring, alice, bob, stop, logs, p2pPort }. */
+export function startDevNode(extraArgs = []) {
+  return startNode(['--dev', ...extraArgs]);
+}
+
+/** Starts `blyan-node <chainArgs> --tmp` on free ports; same result as startDevNode. */
+export async function startNode(chainArgs) {
   await cryptoWaitReady();
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
-  const args = ['--dev', '--tmp', '--rpc-port', String(rpcPort), '--port', String(p2pPort),
-    '--no-prometheus', '--no-telemetry', '--rpc-max-request-size', '64', '--rpc-max-response-size', '64', ...extraArgs];
+  const args = [...chainArgs, '--tmp', '--rpc-port', String(rpcPort), '--port', String(p2pPort),
+    '--no-prometheus', '--no-telemetry', '--rpc-max-request-size', '64', '--rpc-max-response-size', '64'];
   const child = spawn(nodeBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   const keep = (d) => { logs = (logs + d.toString()).slice(-200_000); };
@@ -71,7 +76,7 @@ export async function startDevNode(extraArgs = []) {
     await exited;
     clearTimeout(timer);
   };
-  return { api, keyring, alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), stop, logs: () => logs };
+  return { api, keyring, alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), stop, logs: () => logs, p2pPort };
 }
 
 /**

@@ -1,0 +1,23 @@
+// Custom RPC definitions (docs/rpc.md) and the blake3 Merkle root (docs/hashing.md).
+import { blake3 } from '@noble/hashes/blake3';
+import { u8aConcat } from '@polkadot/util';
+
+export const blyanRpc = {
+  blyan: {
+    payload: { description: 'Payload bytes by root, verified', params: [{ name: 'root', type: 'H256' }], type: 'Bytes' },
+    manifest: { description: 'Tile hashes of a payload', params: [{ name: 'root', type: 'H256' }], type: 'Vec<H256>' },
+    acceptedBlock: { description: 'Accepted block of an expert name', params: [{ name: 'name', type: 'Text' }], type: 'Option<H256>' },
+    topologicalOrder: { description: 'Accepted blocks, dependencies first', params: [{ name: 'start', type: 'u64' }, { name: 'max', type: 'u32' }], type: 'Vec<H256>' },
+    approvedDatasets: { description: 'Approved datasets with tiers', params: [], type: 'Vec<(u32, u8)>' },
+  },
+};
+
+/** RFC 6962-shaped blake3 Merkle root (docs/hashing.md). */
+export function merkleRoot(items) {
+  if (items.length === 0) return blake3(new Uint8Array());
+  if (items.length === 1) return blake3(u8aConcat(new Uint8Array([0]), items[0]));
+  let k = 1;
+  while (k * 2 < items.length) k *= 2;
+  return blake3(u8aConcat(new Uint8Array([1]), merkleRoot(items.slice(0, k)), merkleRoot(items.slice(k))));
+}
+
