@@ -31,7 +31,7 @@ before(async () => {
 after(async () => { if (n) await n.stop(); });
 
 test('metadata lists the Blyan pallets with their calls, errors and constants', () => {
-  for (const p of ['contentStore', 'modelSpec', 'paramDag', 'dataset']) {
+  for (const p of ['contentStore', 'modelSpec', 'paramDag', 'dataset', 'pol']) {
     assert.ok(api.tx[p], `no calls for ${p}`);
     assert.ok(api.errors[p], `no errors for ${p}`);
     assert.ok(api.query[p], `no storage for ${p}`);
@@ -146,4 +146,62 @@ test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW an
   assert.equal(twice.dispatchError?.name, 'AlreadyVoted');
   const early = await submit(api, api.tx.dataset.finalizeVote(id), n.bob);
   assert.equal(early.dispatchError?.name, 'VoteWindowOpen');
+});
+
+test('pol: bad claims fail; a claim is challenged, reported by the validator and accepted', async () => {
+  const unit = 'layer0.expert5';
+  const parentId = (await api.rpc.blyan.acceptedBlock(unit)).unwrap();
+  // The candidate payload: one tile committed by Bob.
+  const bytes = new TextEncoder().encode('Blyan e2e candidate expert: ' + Date.now());
+  const tile = blake3(bytes);
+  const root = merkleRoot([tile]);
+  assert.equal((await submit(api, api.tx.contentStore.publishTile(u8aToHex(bytes)), n.bob)).dispatchError, null);
+  assert.equal((await submit(api, api.tx.contentStore.commitManifest([tile], u8aToHex(root)), n.bob)).dispatchError, null);
+  // The child's header: the parent's spec, name, layer and type, depends_on [parent].
+  const header = api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
+    [0, unit, 0, 2, [parentId], root, bytes.length, n.bob.address]).toU8a();
+  const nonce = solvePow(header, api.consts.paramDag.powDifficulty.toNumber());
+  const input = (datasets) => ({
+    parent: parentId, payloadRoot: u8aToHex(root), manifestRoot: u8aToHex(root), datasets,
+    segments: 30, claimedLoss: 4_900_000_000n, nonce,
+  });
+  const bond = api.consts.pol.minBond.toBigInt();
+  const badRatio = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 999_999 }]), bond), n.bob);
+  assert.equal(badRatio.dispatchError?.name, 'RatiosDoNotSum');
+  const unknown = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 77, ratioPpm: 1_000_000 }]), bond), n.bob);
+  assert.equal(unknown.dispatchError?.name, 'DatasetNotApproved');
+  const low = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 1_000_000 }]), bond - 1n), n.bob);
+  assert.equal(low.dispatchError?.name, 'BondTooLow');
+
+  const ok = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 1_000_000 }]), bond), n.bob);
+  assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
+  const submitted = ok.events.find((e) => e.section === 'pol' && e.method === 'ClaimSubmitted');
+  const id = submitted.data[0];
+  const block = submitted.data[2];
+  assert.equal((await api.query.pol.claims(id)).unwrap().stage.isAwaitingChallenge, true);
+  const report = { parentLoss: 5_000_000_000n, candidateLoss: 4_900_000_000n, replay: 'Match', replayDigest: '0x' + '07'.repeat(32) };
+  const early = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
+  assert.equal(early.dispatchError?.name, 'NotTakingReports');
+  // Two blocks later the challenge is drawn.
+  let claim;
+  for (let i = 0; i < 40; i++) {
+    claim = (await api.query.pol.claims(id)).unwrap();
+    if (claim.stage.isEvaluating) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.ok(claim.stage.isEvaluating, claim.stage.toString());
+  assert.equal(claim.stage.asEvaluating.segments.length, 2);
+  const notValidator = await submit(api, api.tx.pol.submitReport(id, report), n.bob);
+  assert.equal(notValidator.dispatchError?.name, 'NotValidator');
+  // Alice is the only authority: her report is ⅔ of the validators and decides.
+  const decided = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
+  assert.equal(decided.dispatchError, null, JSON.stringify(decided.dispatchError));
+  const accepted = decided.events.find((e) => e.section === 'pol' && e.method === 'ClaimAccepted');
+  assert.ok(accepted, decided.events.map((e) => e.method).join(','));
+  assert.equal(accepted.data[2].toNumber(), 20_000, 'median improvement 2 % in ppm');
+  assert.ok(decided.events.some((e) => e.section === 'pol' && e.method === 'DataContributorRewarded'));
+  assert.equal(u8aToHex((await api.rpc.blyan.acceptedBlock(unit)).unwrap()), u8aToHex(block));
+  assert.ok((await api.query.pol.claims(id)).unwrap().stage.isAccepted);
+  const twice = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
+  assert.equal(twice.dispatchError?.name, 'DuplicateReport');
 });

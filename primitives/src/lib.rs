@@ -20,6 +20,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+pub mod trust;
+
 /// A 32-byte blake3 digest.
 pub type Hash = [u8; 32];
 

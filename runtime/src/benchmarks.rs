@@ -11,4 +11,5 @@ frame_benchmarking::define_benchmarks!(
     [pallet_model_spec, ModelSpec]
     [pallet_param_dag, ParamDag]
     [pallet_dataset, Dataset]
+    [pallet_pol, Pol]
 );

@@ -21,7 +21,7 @@
 //! | 4     | `Balances`            | BLY                                    |
 //! | 5     | `TransactionPayment`  |                                        |
 //! | 6     | `Sudo`                |                                        |
-//! | 10–13 | reserved              | ContentStore, ModelSpec, ParamDag, Dataset |
+//! | 10–14 | Blyan                 | ContentStore, ModelSpec, ParamDag, Dataset, Pol |
 //!
 //! Pallet indices are part of every encoded call, so they never change once a chain runs.
 //!
@@ -257,4 +257,7 @@ mod runtime {
 
     #[runtime::pallet_index(13)]
     pub type Dataset = pallet_dataset;
+
+    #[runtime::pallet_index(14)]
+    pub type Pol = pallet_pol;
 }

@@ -20,12 +20,7 @@ pub const MAX_DUPLICATE_PERMILLE: u16 = 950;
 /// Largest value of any per-mille field of a [`QualityReport`] (1000 ‰ = 100 %).
 pub const PERMILLE_MAX: u16 = 1000;
 
-/// Consecutive approved datasets that promote a [`TrustLevel::Newbie`] creator to
-/// [`TrustLevel::Trusted`] (seed §12.3).
-pub const PROMOTE_AFTER_APPROVALS: u8 = 3;
-/// Consecutive rejected datasets that demote a [`TrustLevel::Trusted`] creator back to
-/// [`TrustLevel::Newbie`] (seed §12.3).
-pub const DEMOTE_AFTER_REJECTIONS: u8 = 5;
+pub use blyan_primitives::trust::{Trust, TrustLevel, DEMOTE_AFTER_REJECTIONS, PROMOTE_AFTER_APPROVALS};
 
 /// Quality tier of an approved dataset (SPEC "Chain D": Gold ≥ 75 %, Silver ≥ 60 %,
 /// Experimental ≥ 40 % approval).
@@ -233,82 +228,6 @@ impl QualityReport {
             return Err(AuditFailure::UnknownLicence);
         }
         Ok(())
-    }
-}
-
-/// Trust level of a dataset creator; sets the daily submission quota (seed §12.3).
-#[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Default,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
-)]
-pub enum TrustLevel {
-    /// New or demoted creator: `NewbieDailyQuota` submissions per day.
-    #[default]
-    Newbie,
-    /// Creator with [`PROMOTE_AFTER_APPROVALS`] consecutive approvals: `TrustedDailyQuota`
-    /// submissions per day.
-    Trusted,
-}
-
-/// A creator's trust state (seed §12.3).
-#[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Default,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
-)]
-pub struct Trust {
-    /// Current level.
-    pub level: TrustLevel,
-    /// Approved datasets in a row (reset by a rejection; saturates at 255).
-    pub consecutive_approvals: u8,
-    /// Rejected datasets in a row (reset by an approval; saturates at 255).
-    pub consecutive_rejections: u8,
-}
-
-impl Trust {
-    /// Records one outcome; returns the new level when it changed.
-    ///
-    /// An approval resets the rejection streak and promotes a newbie at
-    /// [`PROMOTE_AFTER_APPROVALS`]; a rejection resets the approval streak and demotes a
-    /// trusted creator at [`DEMOTE_AFTER_REJECTIONS`].
-    pub fn record(&mut self, approved: bool) -> Option<TrustLevel> {
-        if approved {
-            self.consecutive_rejections = 0;
-            self.consecutive_approvals = self.consecutive_approvals.saturating_add(1);
-            if self.level == TrustLevel::Newbie
-                && self.consecutive_approvals >= PROMOTE_AFTER_APPROVALS
-            {
-                self.level = TrustLevel::Trusted;
-                return Some(self.level);
-            }
-        } else {
-            self.consecutive_approvals = 0;
-            self.consecutive_rejections = self.consecutive_rejections.saturating_add(1);
-            if self.level == TrustLevel::Trusted
-                && self.consecutive_rejections >= DEMOTE_AFTER_REJECTIONS
-            {
-                self.level = TrustLevel::Newbie;
-                return Some(self.level);
-            }
-        }
-        None
     }
 }
 

@@ -588,3 +588,27 @@ fn integrity_test_passes() {
 	});
 }
 
+
+#[test]
+fn propose_child_copies_the_parents_header_and_depends_on_it() {
+	ext().execute_with(|| {
+		let parent = propose_as(1, "layer2.expert5", 2, BlockType::Expert, &[], 0);
+		accept(parent);
+		let child_payload = [8; 32];
+		commit_payload(child_payload, 1234);
+		let child = ParamDag::do_propose_child(3, parent, child_payload, 11).unwrap();
+		// The id is the same header a client would hash for `propose_block`.
+		assert_eq!(
+			child,
+			ParamDag::block_id(0, b"layer2.expert5", 2, BlockType::Expert, &[parent], &child_payload, 1234, &3, 11)
+		);
+		let b = Blocks::<Test>::get(child).unwrap();
+		assert_eq!((b.layer_id, b.block_type, b.payload_size, b.status), (2, BlockType::Expert, 1234, BlockStatus::Proposed));
+		assert_eq!(b.depends_on.to_vec(), vec![parent]);
+		assert_eq!(ParamDag::name_of(&child), Some(b"layer2.expert5".to_vec()));
+		assert_eq!(ParamDag::name_of(&[0xee; 32]), None);
+		// Unknown parent or payload: named errors, nothing written.
+		assert_noop!(ParamDag::do_propose_child(3, [0xee; 32], child_payload, 0), Error::<Test>::UnknownDependency);
+		assert_noop!(ParamDag::do_propose_child(3, parent, [0xdd; 32], 0), Error::<Test>::UnknownPayload);
+	});
+}

@@ -268,6 +268,102 @@ impl pallet_dataset::BenchmarkHelper<AccountId> for AuraVoters {
     }
 }
 
+parameter_types! {
+    /// Smallest claim bond: 10 BLY.
+    pub const MinClaimBond: Balance = 10 * crate::UNITS;
+    /// Reward of an accepted claim's trainer: 5 BLY (seed §23 base reward).
+    pub const TrainerReward: Balance = 5 * crate::UNITS;
+    /// Reward shared by an accepted claim's dataset creators by mixing ratio: 1 BLY.
+    pub const DataReward: Balance = crate::UNITS;
+    /// Half of the bond is burnt when a claim fails through the trainer's fault.
+    pub const ClaimSlashFraction: Perbill = Perbill::from_percent(50);
+    /// Blocks from a claim's inclusion to its challenge draw.
+    pub const ChallengeDelay: BlockNumber = 2;
+    /// Blocks validators have to evaluate and replay after the challenge (10 min; 2 min with
+    /// fast-runtime's 2-second blocks: 60 blocks).
+    pub const EvaluationWindow: BlockNumber = if cfg!(feature = "fast-runtime") { 60 } else { 100 };
+}
+
+impl pallet_pol::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Dag = PolDag;
+    type Datasets = PolDatasets;
+    type Validators = AuraVoters;
+    type MinBond = MinClaimBond;
+    type TrainerReward = TrainerReward;
+    type DataReward = DataReward;
+    type SlashFraction = ClaimSlashFraction;
+    /// δ = 0.5 % (SPEC "Proof-of-Learning").
+    type MinImprovement = ConstU32<5_000>;
+    /// The claimed loss must be within 1 % of the measured one.
+    type ClaimTolerance = ConstU32<10_000>;
+    /// Honest reports are bitwise identical (docs/engine.md); 1 ppm absorbs nothing else.
+    type DeviationTolerance = ConstU32<1>;
+    type ChallengeDelay = ChallengeDelay;
+    type EvaluationWindow = EvaluationWindow;
+    /// Two segments per claim, the PoL reference default (Jia et al. 2021, Q = 2).
+    type ReplaySegments = ConstU32<2>;
+    type MaxDatasets = ConstU32<64>;
+    /// As pallet-param-dag's `MaxNameLen`.
+    type MaxUnitNameLen = ConstU32<32>;
+    /// At most one report per Aura authority.
+    type MaxValidators = ConstU32<MAX_AUTHORITIES>;
+    type MaxClaimsPerBlock = ConstU32<16>;
+    type DayLength = DayLength;
+    type NewbieDailyClaims = ConstU32<20>;
+    type TrustedDailyClaims = ConstU32<200>;
+    type WeightInfo = pallet_pol::weights::SubstrateWeight<Runtime>;
+    #[cfg(feature = "runtime-benchmarks")]
+    type BenchmarkHelper = BlyanBenchmarkHelper;
+}
+
+/// The parameter DAG as the Proof-of-Learning pallet sees it.
+pub struct PolDag;
+
+impl pallet_pol::ParamDag<AccountId> for PolDag {
+    fn unit_of(block: &blyan_primitives::Hash) -> Option<alloc::vec::Vec<u8>> {
+        crate::ParamDag::name_of(block)
+    }
+    fn accepted(unit: &[u8]) -> Option<blyan_primitives::Hash> {
+        crate::ParamDag::accepted(unit)
+    }
+    fn propose_child(
+        miner: &AccountId,
+        parent: &blyan_primitives::Hash,
+        payload_root: &blyan_primitives::Hash,
+        nonce: u64,
+    ) -> Result<blyan_primitives::Hash, sp_runtime::DispatchError> {
+        crate::ParamDag::do_propose_child(miner.clone(), *parent, *payload_root, nonce)
+    }
+    fn accept(block: &blyan_primitives::Hash) -> Result<(), sp_runtime::DispatchError> {
+        crate::ParamDag::do_accept_block(*block).map(|_| ())
+    }
+    fn reject(block: &blyan_primitives::Hash) -> Result<(), sp_runtime::DispatchError> {
+        crate::ParamDag::do_reject_block(*block)
+    }
+}
+
+/// Approved datasets as the Proof-of-Learning pallet sees them.
+pub struct PolDatasets;
+
+impl pallet_pol::Datasets<AccountId> for PolDatasets {
+    fn approved_creator(id: blyan_primitives::DatasetId) -> Option<AccountId> {
+        pallet_dataset::Datasets::<Runtime>::get(id)
+            .filter(|d| matches!(d.stage, pallet_dataset::Stage::Approved(_)))
+            .map(|d| d.creator)
+    }
+}
+
+impl pallet_pol::Validators<AccountId> for AuraVoters {
+    fn is_validator(who: &AccountId) -> bool {
+        <Self as frame_support::traits::Contains<AccountId>>::contains(who)
+    }
+    fn count() -> u32 {
+        pallet_aura::Authorities::<Runtime>::get().len() as u32
+    }
+}
+
 /// Creates the spec and payload the parameter-DAG benchmarks build on.
 #[cfg(feature = "runtime-benchmarks")]
 pub struct BlyanBenchmarkHelper;
@@ -317,5 +413,103 @@ impl pallet_param_dag::BenchmarkHelper for BlyanBenchmarkHelper {
             root,
         );
         (root, 1024)
+    }
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_pol::BenchmarkHelper<AccountId> for BlyanBenchmarkHelper {
+    fn parent_and_payload(i: u32) -> (blyan_primitives::Hash, blyan_primitives::Hash) {
+        use codec::Encode;
+        use pallet_param_dag::BenchmarkHelper as _;
+        use frame_support::traits::fungible::Mutate;
+        let spec = Self::spec();
+        let who: AccountId = frame_benchmarking::account("payload", i, 0);
+        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
+        // Two distinct payloads: the parent's and the child's.
+        let mut roots = [[0u8; 32]; 2];
+        for (k, root) in roots.iter_mut().enumerate() {
+            let bytes = (i, k as u32, [7u8; 1016]).encode();
+            let tile = blyan_primitives::tile_hash(&bytes);
+            *root = blyan_primitives::merkle_root(&[tile]);
+            let _ = crate::ContentStore::publish_tile(
+                frame_system::RawOrigin::Signed(who.clone()).into(),
+                bytes.try_into().unwrap_or_default(),
+            );
+            let _ = crate::ContentStore::commit_manifest(
+                frame_system::RawOrigin::Signed(who.clone()).into(),
+                alloc::vec![tile].try_into().unwrap_or_default(),
+                *root,
+            );
+        }
+        // The parent: an accepted expert block of layer (i / 8), expert (i % 8).
+        let name = alloc::format!("layer{}.expert{}", i / 8, i % 8).into_bytes();
+        let name: pallet_param_dag::NameOf<Runtime> = name.try_into().unwrap_or_default();
+        let size = <crate::ContentStore as blyan_primitives::ContentStore>::payload_len(&roots[0]).unwrap_or_default();
+        let mut nonce = 0;
+        loop {
+            let id = crate::ParamDag::block_id(
+                spec, &name, i / 8, pallet_param_dag::BlockType::Expert, &[],
+                &roots[0], size, &who, nonce,
+            );
+            if blyan_primitives::leading_zero_bits(&id) >= 8 {
+                break;
+            }
+            nonce += 1;
+        }
+        let parent = crate::ParamDag::do_propose_block(
+            who, spec, name, i / 8, pallet_param_dag::BlockType::Expert, Default::default(),
+            roots[0], size, nonce,
+        )
+        .unwrap_or_default();
+        let _ = crate::ParamDag::do_accept_block(parent);
+        (parent, roots[1])
+    }
+
+    fn solve_nonce(miner: &AccountId, parent: &blyan_primitives::Hash, payload: &blyan_primitives::Hash) -> u64 {
+        let Some(p) = pallet_param_dag::Blocks::<Runtime>::get(parent) else { return 0 };
+        let size = <crate::ContentStore as blyan_primitives::ContentStore>::payload_len(payload).unwrap_or_default();
+        let deps: pallet_param_dag::DepsOf<Runtime> = alloc::vec![*parent].try_into().unwrap_or_default();
+        let mut nonce = 0;
+        loop {
+            let id = crate::ParamDag::block_id(
+                p.spec, &p.expert_name, p.layer_id, p.block_type, &deps, payload, size, miner, nonce,
+            );
+            if blyan_primitives::leading_zero_bits(&id) >= 8 {
+                return nonce;
+            }
+            nonce += 1;
+        }
+    }
+
+    fn approved_dataset(creator: &AccountId, n: u32) -> blyan_primitives::DatasetId {
+        pallet_dataset::Datasets::<Runtime>::insert(n, pallet_dataset::DatasetRecord::<Runtime> {
+            creator: creator.clone(),
+            name: Default::default(),
+            version: 1,
+            licence: Default::default(),
+            source_uri: Default::default(),
+            total_bytes: 0,
+            samples: 0,
+            content_root: [0u8; 32],
+            sample_hashes: Default::default(),
+            stage: pallet_dataset::Stage::Approved(pallet_dataset::Tier::Gold),
+            submitted_at: 0,
+            quality: None,
+            ayes: 1,
+            nays: 0,
+        });
+        n
+    }
+
+    /// Benchmark-only: when the authority set is full (the dev preset's Alice plus
+    /// `MaxValidators − 1` benchmark accounts), drops the oldest authority to make room, so
+    /// `MaxValidators` benchmark validators fit.
+    fn make_validator(who: &AccountId) {
+        pallet_aura::Authorities::<Runtime>::mutate(|a| {
+            if a.len() as u32 >= MAX_AUTHORITIES {
+                a.remove(0);
+            }
+        });
+        <AuraVoters as pallet_dataset::BenchmarkHelper<AccountId>>::make_voter(who);
     }
 }
