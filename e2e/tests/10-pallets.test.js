@@ -117,13 +117,19 @@ test('paramDag: a proposal with an unknown dependency fails; a real one is propo
   assert.equal((await api.query.paramDag.blocks(backbone)).unwrap().status.toString(), 'Superseded');
 });
 
-test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW and non-voter fail', async () => {
+test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW, unpublished text and non-voter fail', async () => {
   const name = 'e2e-corpus';
   const root = blake3(new TextEncoder().encode('e2e dataset ' + Date.now()));
+  // The dataset's text, published in the content store first.
+  const text = new TextEncoder().encode('A fortune a day keeps the bugs away. ' + Date.now());
+  const textTile = blake3(text);
+  const textRoot = merkleRoot([textTile]);
+  assert.equal((await submit(api, api.tx.contentStore.publishTile(u8aToHex(text)), n.bob)).dispatchError, null);
+  assert.equal((await submit(api, api.tx.contentStore.commitManifest([textTile], u8aToHex(textRoot)), n.bob)).dispatchError, null);
   const powPayload = api.createType('(Bytes, u32, [u8;32])', [name, 1, root]).toU8a();
   const bits = api.consts.dataset.powDifficulty.toNumber();
   const nonce = solvePow(powPayload, bits);
-  const args = (nonceArg) => [name, 1, 'CC0-1.0', 'file:///usr/share/games/fortunes', 1000, 10, u8aToHex(root), [], nonceArg];
+  const args = (nonceArg, payload = textRoot) => [name, 1, 'CC0-1.0', 'file:///usr/share/games/fortunes', 1000, 10, u8aToHex(root), u8aToHex(payload), [], nonceArg];
   let badNonce = nonce + 1n;
   while (true) { // find a nonce that fails the PoW
     const le = new Uint8Array(8); new DataView(le.buffer).setBigUint64(0, badNonce, true);
@@ -132,9 +138,12 @@ test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW an
   }
   const bad = await submit(api, api.tx.dataset.submitDataset(...args(badNonce)), n.bob);
   assert.equal(bad.dispatchError?.name, 'InvalidPow');
+  const unpublished = await submit(api, api.tx.dataset.submitDataset(...args(nonce, blake3(new Uint8Array([1, 2, 3])))), n.bob);
+  assert.equal(unpublished.dispatchError?.name, 'UnknownPayload');
   const ok = await submit(api, api.tx.dataset.submitDataset(...args(nonce)), n.bob);
   assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
   const id = ok.events.find((e) => e.section === 'dataset' && e.method === 'DatasetSubmitted').data[0];
+  assert.equal(u8aToHex((await api.query.dataset.datasets(id)).unwrap().payloadRoot), u8aToHex(textRoot));
   const audit = await sudo(api, api.tx.dataset.reportAudit(id, { toxicityPermille: 5, duplicatePermille: 10, piiPermille: 0, englishPermille: 990 }, true), n.alice);
   assert.equal(audit.innerError, null);
   assert.ok((await api.query.dataset.datasets(id)).unwrap().stage.isCommunityVote);

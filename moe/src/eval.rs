@@ -74,3 +74,28 @@ pub fn evaluate(
     let nats_per_byte = total_nats / bytes as f64;
     Ok(EvalReport { nats_per_byte, bits_per_byte: nats_per_byte / std::f64::consts::LN_2, bytes, total_nats })
 }
+
+/// Default evaluation batch: windows per forward pass of [`evaluate_index`] callers (the CLI
+/// and the node's validators use the same value; the result does not depend on it, see the
+/// module docs).
+pub const DEFAULT_EVAL_BATCH: usize = 16;
+
+/// Loads every unit of `index` from `store` (hash-verified), builds the model and evaluates
+/// it on `text` with windows of `seq_len` bytes ([`evaluate`]).
+///
+/// Errors: store and decoding errors of [`crate::store::ModelIndex::load_weights`]; those of
+/// [`evaluate`].
+pub fn evaluate_index(
+    index: &crate::store::ModelIndex,
+    store: &dyn crate::store::UnitStore,
+    text: &[u8],
+    seq_len: usize,
+    batch_size: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalReport> {
+    let weights = index.load_weights(store, None)?;
+    let vb = crate::model::var_builder(&weights);
+    let model = Model::new(&index.config, vb.clone())?;
+    let mut experts = crate::model::ResidentExperts::new(&index.config, &vb)?;
+    evaluate(&model, &mut experts, text, seq_len, batch_size, progress)
+}

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod audit;
 pub mod data;
 mod error;
 pub mod eval;

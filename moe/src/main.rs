@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow_like::{bail, Context, Result};
 use blyan_moe::data::{ratios_ppm, validation_text, Dataset, DEFAULT_VALIDATION_PERMILLE};
-use blyan_moe::eval::{evaluate, EvalReport};
+use blyan_moe::eval::EvalReport;
 use blyan_moe::generate::{GenerateRequest, Generator};
-use blyan_moe::model::{init_weights, var_builder, Model, ResidentExperts};
+use blyan_moe::model::init_weights;
 use blyan_moe::optim::AdamWParams;
 use blyan_moe::store::{parse_hash, DirStore, ModelIndex, UnitStore};
 use blyan_moe::train::{choose_segments, train, verify_result, Manifest, Replayer, TrainParams};
@@ -82,7 +82,7 @@ enum Cmd {
         #[arg(long)]
         seq_len: Option<usize>,
         /// Windows per forward pass.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = blyan_moe::eval::DEFAULT_EVAL_BATCH)]
         batch_size: usize,
     },
     /// Re-execute training segments from a manifest and check they reproduce its hashes.
@@ -205,12 +205,8 @@ fn load_data(args: &DataArgs) -> Result<Vec<Dataset>> {
 }
 
 fn eval_model(index: &ModelIndex, store: &dyn UnitStore, text: &[u8], seq_len: usize, batch_size: usize) -> Result<EvalReport> {
-    let weights = index.load_weights(store, None).context("load model")?;
-    let vb = var_builder(&weights);
-    let model = Model::new(&index.config, vb.clone()).context("model")?;
-    let mut experts = ResidentExperts::new(&index.config, &vb).context("experts")?;
     let pb = bar(0, "eval");
-    let r = evaluate(&model, &mut experts, text, seq_len, batch_size, &mut |done, total| {
+    let r = blyan_moe::eval::evaluate_index(index, store, text, seq_len, batch_size, &mut |done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);
     })

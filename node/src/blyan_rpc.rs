@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use blyan_primitives::{merkle_root, tile_hash, Hash};
+use crate::chain::{ChainError, ChainReader};
 use blyan_runtime::opaque::Block;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use pallet_content_store::runtime_api::ContentStoreApi;
 use pallet_dataset::runtime_api::DatasetApi;
+use pallet_model_spec::runtime_api::ModelSpecApi;
 use pallet_param_dag::runtime_api::ParamDagApi;
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
@@ -71,30 +72,24 @@ fn runtime(e: impl std::fmt::Display) -> ErrorObjectOwned {
     err(RUNTIME_ERROR, format!("runtime API: {e}"))
 }
 
+/// Maps a chain read error to its RPC error code.
+fn chain_err(e: ChainError) -> ErrorObjectOwned {
+    let code = match e {
+        ChainError::NotFound(_) => NOT_FOUND,
+        ChainError::HashMismatch(_) => HASH_MISMATCH,
+        ChainError::Runtime(_) => RUNTIME_ERROR,
+    };
+    err(code, e.to_string())
+}
+
 impl<C> BlyanApiServer for Blyan<C>
 where
     C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
-    C::Api: ContentStoreApi<Block> + ParamDagApi<Block> + DatasetApi<Block>,
+    C::Api: ContentStoreApi<Block> + ParamDagApi<Block> + DatasetApi<Block> + ModelSpecApi<Block>,
 {
     fn payload(&self, root: H256) -> RpcResult<Bytes> {
-        let at = self.client.info().best_hash;
-        let api = self.client.runtime_api();
-        let tiles: Vec<Hash> = api
-            .manifest(at, root.0)
-            .map_err(runtime)?
-            .ok_or_else(|| err(NOT_FOUND, format!("no payload {root:?}")))?;
-        if merkle_root(&tiles) != root.0 {
-            return Err(err(HASH_MISMATCH, format!("manifest of {root:?} does not hash to it")));
-        }
-        let mut bytes = Vec::new();
-        for t in tiles {
-            let tile = api.tile(at, t).map_err(runtime)?.ok_or_else(|| err(NOT_FOUND, "tile missing"))?;
-            if tile_hash(&tile) != t {
-                return Err(err(HASH_MISMATCH, format!("tile {} is corrupt", H256(t))));
-            }
-            bytes.extend_from_slice(&tile);
-        }
-        Ok(Bytes(bytes))
+        let reader = ChainReader::new(self.client.clone());
+        reader.payload(reader.best(), &root.0).map(Bytes).map_err(chain_err)
     }
 
     fn manifest(&self, root: H256) -> RpcResult<Vec<H256>> {

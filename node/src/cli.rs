@@ -10,6 +10,12 @@ pub struct Cli {
     /// Options of the node itself (`--dev`, `--chain`, `--validator`, ports, ...).
     #[clap(flatten)]
     pub run: sc_cli::RunCmd,
+
+    /// Native engine threads that run off-chain workers' jobs (evaluation, replay, audit,
+    /// training) beside block import. Each job's matrix products also use the machine's
+    /// cores.
+    #[arg(long, default_value_t = 1)]
+    pub engine_threads: usize,
 }
 
 /// The subcommands of `blyan-node`.

@@ -145,6 +145,7 @@ pub fn run() -> sc_cli::Result<()> {
         Some(Subcommand::Benchmark { .. }) => Err(BENCHMARK_FEATURE_MISSING.into()),
         None => {
             let runner = cli.create_runner(&cli.run)?;
+            let engine_threads = cli.engine_threads;
             runner.run_node_until_exit(|config| async move {
                 match config.network.network_backend {
                     sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
@@ -152,10 +153,10 @@ pub fn run() -> sc_cli::Result<()> {
                             Block,
                             <Block as sp_runtime::traits::Block>::Hash,
                         >,
-                    >(config)
+                    >(config, engine_threads)
                     .map_err(sc_cli::Error::Service),
                     sc_network::config::NetworkBackendType::Litep2p => {
-                        service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+                        service::new_full::<sc_network::Litep2pNetworkBackend>(config, engine_threads)
                             .map_err(sc_cli::Error::Service)
                     }
                 }

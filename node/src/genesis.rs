@@ -104,6 +104,7 @@ pub fn genesis_content(owner: AccountId) -> Result<GenesisContent, String> {
             VALIDATION_DATASET.as_bytes().to_vec(),
             b"LicenseRef-fortunes-mod".to_vec(),
             val_root,
+            payload_root(&val_text),
             val_text.len() as u64,
             validation.len() as u64,
             pallet_dataset::Tier::Gold,

@@ -3,9 +3,11 @@
 #![warn(missing_docs)]
 
 mod blyan_rpc;
+mod chain;
 mod chain_spec;
 mod cli;
 mod command;
+mod engine;
 mod genesis;
 mod rpc;
 mod service;

@@ -30,7 +30,8 @@ where
     C::Api: BlockBuilder<Block>,
     C::Api: pallet_content_store::runtime_api::ContentStoreApi<Block>
         + pallet_param_dag::runtime_api::ParamDagApi<Block>
-        + pallet_dataset::runtime_api::DatasetApi<Block>,
+        + pallet_dataset::runtime_api::DatasetApi<Block>
+        + pallet_model_spec::runtime_api::ModelSpecApi<Block>,
     P: TransactionPool + 'static,
 {
     use crate::blyan_rpc::BlyanApiServer;

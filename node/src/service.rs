@@ -18,7 +18,7 @@ use sp_consensus_aura::{
 };
 
 /// Host functions the runtime may call. Blyan's native host functions join this tuple.
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+pub type HostFunctions = (sp_io::SubstrateHostFunctions, blyan_engine_interface::HostFunctions);
 
 /// The full client: the runtime executed as Wasm.
 pub type FullClient =
@@ -145,12 +145,14 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
     })
 }
 
-/// Builds and starts the full node: network, off-chain workers, RPC, and, on authorities,
-/// Aura authoring and the GRANDPA voter.
+/// Builds and starts the full node: network, off-chain workers (with the engine service on
+/// `engine_threads` native threads), RPC, and, on authorities, Aura authoring and the GRANDPA
+/// voter.
 pub fn new_full<
     N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
     config: Configuration,
+    engine_threads: usize,
 ) -> Result<TaskManager, ServiceError> {
     let sc_service::PartialComponents {
         client,
@@ -210,6 +212,12 @@ pub fn new_full<
         })?;
 
     if config.offchain_worker.enabled {
+        // The engine answers `blyan_engine` host calls of off-chain workers only: the
+        // extension is handed to them and to nothing else (block import never sees it).
+        let engine = crate::engine::EngineService::start(
+            Arc::new(crate::chain::ChainReader::new(client.clone())),
+            engine_threads,
+        );
         let offchain_workers =
             sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
                 runtime_api_provider: client.clone(),
@@ -221,8 +229,9 @@ pub fn new_full<
                 )),
                 network_provider: Arc::new(network.clone()),
                 enable_http_requests: true,
-                // Blyan's off-chain extensions (engine, payload store) are registered here.
-                custom_extensions: |_| vec![],
+                custom_extensions: move |_| {
+                    vec![Box::new(blyan_engine_interface::EngineExt::new(engine.clone())) as Box<_>]
+                },
             })?;
         task_manager.spawn_handle().spawn(
             "offchain-workers-runner",

@@ -239,6 +239,9 @@ impl_runtime_apis! {
         fn accepted(name: Vec<u8>) -> Option<[u8; 32]> {
             ParamDag::accepted(&name)
         }
+        fn accepted_payload(name: Vec<u8>) -> Option<[u8; 32]> {
+            ParamDag::accepted_payload(&name)
+        }
     }
 
     impl pallet_dataset::runtime_api::DatasetApi<Block> for Runtime {

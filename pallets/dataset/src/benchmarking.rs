@@ -39,6 +39,7 @@ fn submit<T: Config>(creator: &T::AccountId, n: u32, s: u32) -> DatasetId {
         1 << 30,
         1 << 20,
         root(n),
+        T::BenchmarkHelper::payload(n),
         BoundedVec::truncate_from(hashes),
         nonce,
     )
@@ -97,6 +98,7 @@ mod benchmarks {
             1 << 30,
             1 << 20,
             root(0),
+            T::BenchmarkHelper::payload(0),
             BoundedVec::truncate_from(hashes),
             nonce,
         );

@@ -97,7 +97,7 @@ pub mod runtime_api {
 pub mod pallet {
     use super::*;
     use alloc::vec::Vec;
-    use blyan_primitives::{DatasetId, Hash};
+    use blyan_primitives::{ContentStore, DatasetId, Hash};
     use codec::Encode;
     use frame_support::{pallet_prelude::*, traits::Contains};
     use frame_system::pallet_prelude::*;
@@ -168,6 +168,10 @@ pub mod pallet {
         /// Must be larger than zero.
         #[pallet::constant]
         type MaxClosingPerBlock: Get<u32>;
+
+        /// The content store holding each dataset's published text (referenced while the
+        /// dataset is not rejected).
+        type Content: blyan_primitives::ContentStore;
 
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
@@ -282,6 +286,8 @@ pub mod pallet {
     pub enum Error<T> {
         /// The proof-of-work nonce does not reach `PowDifficulty` leading zero bits.
         InvalidPow,
+        /// The dataset's text is not a committed payload of the content store.
+        UnknownPayload,
         /// The creator used up today's quota for its trust level.
         QuotaExceeded,
         /// A dataset with this content root already exists.
@@ -310,12 +316,13 @@ pub mod pallet {
         VoteWindowOpen,
     }
 
-    /// One genesis dataset: `(creator, name, SPDX licence, content root, total bytes, samples,
-    /// tier)`.
+    /// One genesis dataset: `(creator, name, SPDX licence, content root, payload root of the
+    /// text, total bytes, samples, tier)`.
     pub type GenesisDatasetOf<T> = (
         <T as frame_system::Config>::AccountId,
         Vec<u8>,
         Vec<u8>,
+        Hash,
         Hash,
         u64,
         u64,
@@ -326,15 +333,16 @@ pub mod pallet {
     #[pallet::genesis_config]
     #[derive(frame_support::DefaultNoBound)]
     pub struct GenesisConfig<T: Config> {
-        /// Pre-approved datasets as `(creator, name, SPDX licence, content root, total bytes,
-        /// samples, tier)`, inserted as version 1 with stage `Approved(tier)` and ids from 0.
+        /// Pre-approved datasets as `(creator, name, SPDX licence, content root, payload root,
+        /// total bytes, samples, tier)`, inserted as version 1 with stage `Approved(tier)` and
+        /// ids from 0. The payload (the text) must be in the content store's genesis too.
         pub datasets: Vec<GenesisDatasetOf<T>>,
     }
 
     #[pallet::genesis_build]
     impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
         fn build(&self) {
-            for (creator, name, licence, root, total_bytes, samples, tier) in &self.datasets {
+            for (creator, name, licence, root, payload_root, total_bytes, samples, tier) in &self.datasets {
                 assert!(
                     !ByRoot::<T>::contains_key(root),
                     "genesis dataset root is duplicated"
@@ -355,6 +363,7 @@ pub mod pallet {
                     total_bytes: *total_bytes,
                     samples: *samples,
                     content_root: *root,
+                    payload_root: *payload_root,
                     sample_hashes: Default::default(),
                     stage: Stage::Approved(*tier),
                     submitted_at: Zero::zero(),
@@ -364,6 +373,9 @@ pub mod pallet {
                 };
                 Datasets::<T>::insert(id, record);
                 ByRoot::<T>::insert(root, id);
+                // Genesis payloads exist (content store genesis runs first); a missing one is
+                // simply not referenced.
+                let _ = T::Content::add_ref(payload_root);
                 NextDatasetId::<T>::put(id.saturating_add(1));
             }
         }
@@ -421,11 +433,13 @@ pub mod pallet {
         /// - `source_uri`: where the data came from.
         /// - `total_bytes`, `samples`: content size in bytes and sample count (both > 0).
         /// - `content_root`: blake3 Merkle root over the samples (unique).
+        /// - `payload_root`: payload root of the dataset's text, already committed in the
+        ///   content store (validators audit and train on it).
         /// - `sample_hashes`: sample hashes for de-duplication (at most `MaxSampleHashes`).
         /// - `nonce`: proof-of-work nonce over `SCALE((name, version, content_root))`.
         ///
-        /// Errors: `EmptyDataset`, `InvalidPow`, `DuplicateDataset`, `QuotaExceeded`,
-        /// `DatasetIdsExhausted`. Emits `DatasetSubmitted` and `StageChanged` (`AutoAudit`).
+        /// Errors: `EmptyDataset`, `InvalidPow`, `DuplicateDataset`, `UnknownPayload`,
+        /// `QuotaExceeded`, `DatasetIdsExhausted`. Emits `DatasetSubmitted` and `StageChanged` (`AutoAudit`).
         #[pallet::call_index(0)]
         #[pallet::weight(T::WeightInfo::submit_dataset(sample_hashes.len() as u32))]
         #[allow(clippy::too_many_arguments)]
@@ -438,6 +452,7 @@ pub mod pallet {
             total_bytes: u64,
             samples: u64,
             content_root: Hash,
+            payload_root: Hash,
             sample_hashes: BoundedVec<Hash, T::MaxSampleHashes>,
             nonce: u64,
         ) -> DispatchResult {
@@ -451,6 +466,7 @@ pub mod pallet {
                 total_bytes,
                 samples,
                 content_root,
+                payload_root,
                 sample_hashes,
                 nonce,
             )
@@ -520,6 +536,7 @@ pub mod pallet {
             total_bytes: u64,
             samples: u64,
             content_root: Hash,
+            payload_root: Hash,
             sample_hashes: BoundedVec<Hash, T::MaxSampleHashes>,
             nonce: u64,
         ) -> Result<DatasetId, DispatchError> {
@@ -533,6 +550,7 @@ pub mod pallet {
                 !ByRoot::<T>::contains_key(content_root),
                 Error::<T>::DuplicateDataset
             );
+            ensure!(T::Content::has_payload(&payload_root), Error::<T>::UnknownPayload);
 
             let now = frame_system::Pallet::<T>::block_number();
             let today = Self::day_index(now);
@@ -543,6 +561,8 @@ pub mod pallet {
 
             let id = NextDatasetId::<T>::get();
             let next = id.checked_add(1).ok_or(Error::<T>::DatasetIdsExhausted)?;
+            // Last check; `add_ref` changes nothing when it fails.
+            ensure!(T::Content::add_ref(&payload_root), Error::<T>::UnknownPayload);
 
             let stage = Stage::AutoAudit;
             Quota::<T>::insert(&creator, (today, used.saturating_add(1)));
@@ -557,6 +577,7 @@ pub mod pallet {
                     total_bytes,
                     samples,
                     content_root,
+                    payload_root,
                     sample_hashes,
                     stage,
                     submitted_at: now,
@@ -692,6 +713,7 @@ pub mod pallet {
             };
             if outcome.is_err() {
                 ByRoot::<T>::remove(record.content_root);
+                T::Content::remove_ref(&record.payload_root);
             }
             let creator = record.creator.clone();
             let stage = record.stage;

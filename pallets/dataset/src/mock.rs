@@ -4,6 +4,7 @@ use crate as pallet_dataset;
 use frame_support::{derive_impl, parameter_types, traits::Contains};
 use frame_system::EnsureRoot;
 use sp_runtime::BuildStorage;
+use blyan_primitives::Hash;
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -52,15 +53,59 @@ impl Contains<u64> for TestVoters {
     }
 }
 
+/// Payload root the fake content store does not hold.
+pub const MISSING_PAYLOAD: Hash = [0xee; 32];
+
+thread_local! {
+    /// References per payload root held by the fake content store.
+    pub static REFS: core::cell::RefCell<std::collections::BTreeMap<Hash, u32>> = Default::default();
+}
+
+/// References the fake content store holds for `root`.
+pub fn refs(root: &Hash) -> u32 {
+    REFS.with(|r| r.borrow().get(root).copied().unwrap_or(0))
+}
+
+/// A content store holding every payload except [`MISSING_PAYLOAD`], counting references.
+pub struct TestContent;
+impl blyan_primitives::ContentStore for TestContent {
+    fn has_payload(root: &Hash) -> bool {
+        *root != MISSING_PAYLOAD
+    }
+    fn payload_len(root: &Hash) -> Option<u64> {
+        Self::has_payload(root).then_some(4_096)
+    }
+    fn add_ref(root: &Hash) -> bool {
+        if !Self::has_payload(root) {
+            return false;
+        }
+        REFS.with(|r| *r.borrow_mut().entry(*root).or_default() += 1);
+        true
+    }
+    fn remove_ref(root: &Hash) {
+        REFS.with(|r| {
+            if let Some(n) = r.borrow_mut().get_mut(root) {
+                *n = n.saturating_sub(1);
+            }
+        });
+    }
+}
+
 #[cfg(feature = "runtime-benchmarks")]
-impl crate::BenchmarkHelper<u64> for TestVoters {
+impl crate::BenchmarkHelper<u64> for TestContent {
     fn make_voter(who: &u64) {
         Voters::mutate(|v| v.push(*who));
+    }
+    fn payload(n: u32) -> Hash {
+        let mut h = [0x77; 32];
+        h[..4].copy_from_slice(&n.to_le_bytes());
+        h
     }
 }
 
 impl pallet_dataset::Config for Test {
     type VoterSet = TestVoters;
+    type Content = TestContent;
     type AuditOrigin = EnsureRoot<u64>;
     type MaxNameLen = MaxNameLen;
     type MaxLicenceLen = MaxLicenceLen;
@@ -75,7 +120,7 @@ impl pallet_dataset::Config for Test {
     type MaxClosingPerBlock = MaxClosingPerBlock;
     type WeightInfo = ();
     #[cfg(feature = "runtime-benchmarks")]
-    type BenchmarkHelper = TestVoters;
+    type BenchmarkHelper = TestContent;
 }
 
 /// Externalities with balances for accounts 1..=10, no genesis datasets, at block 1.
@@ -87,6 +132,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 pub fn new_test_ext_with(datasets: Vec<crate::GenesisDatasetOf<Test>>) -> sp_io::TestExternalities {
     Voters::reset();
     PowBits::reset();
+    REFS.with(|r| r.borrow_mut().clear());
     let mut t = frame_system::GenesisConfig::<Test>::default()
         .build_storage()
         .unwrap();

@@ -41,9 +41,17 @@ fn submit_with(who: u64, n: u32, total_bytes: u64, samples: u64, nonce: u64) -> 
         total_bytes,
         samples,
         root(n),
+        text_root(n),
         vec![root(n + 1_000_000)].try_into().unwrap(),
         nonce,
     )
+}
+
+/// Payload root of the text of dataset `n` (held by the fake content store).
+fn text_root(n: u32) -> Hash {
+    let mut h = [0x55; 32];
+    h[..4].copy_from_slice(&n.to_le_bytes());
+    h
 }
 
 /// Submits a valid dataset with content root `root(n)`.
@@ -108,6 +116,8 @@ fn submit_dataset_works() {
         assert_eq!(record.name.to_vec(), b"wiki-en".to_vec());
         assert_eq!(record.licence.to_vec(), b"CC-BY-4.0".to_vec());
         assert_eq!(record.content_root, root(1));
+        assert_eq!(record.payload_root, text_root(1));
+        assert_eq!(refs(&text_root(1)), 1, "the text is referenced while the dataset lives");
         assert_eq!(record.sample_hashes.to_vec(), vec![root(1_000_001)]);
         assert_eq!((record.total_bytes, record.samples), (4_096, 100));
         assert_eq!(record.stage, Stage::AutoAudit);
@@ -247,6 +257,40 @@ fn sample_hashes_respect_max_sample_hashes() {
 }
 
 #[test]
+fn submit_dataset_fails_when_text_is_not_in_the_content_store() {
+    new_test_ext().execute_with(|| {
+        assert_noop!(
+            Dataset::submit_dataset(
+                signed(7),
+                name(),
+                1,
+                Default::default(),
+                Default::default(),
+                1,
+                1,
+                root(1),
+                MISSING_PAYLOAD,
+                Default::default(),
+                0
+            ),
+            Error::<Test>::UnknownPayload
+        );
+    });
+}
+
+#[test]
+fn a_rejected_dataset_releases_its_text() {
+    new_test_ext().execute_with(|| {
+        assert_ok!(submit(7, 1));
+        assert_eq!(refs(&text_root(1)), 1);
+        // Unknown licence: auto-rejected by the audit.
+        assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), 0, clean_report(), false));
+        assert!(matches!(Datasets::<Test>::get(0).unwrap().stage, Stage::Rejected(_)));
+        assert_eq!(refs(&text_root(1)), 0);
+    });
+}
+
+#[test]
 fn submit_dataset_fails_when_not_signed() {
     new_test_ext().execute_with(|| {
         assert_noop!(
@@ -259,6 +303,7 @@ fn submit_dataset_fails_when_not_signed() {
                 1,
                 1,
                 root(1),
+                text_root(1),
                 Default::default(),
                 0
             ),
@@ -830,6 +875,7 @@ fn genesis_datasets_are_approved() {
             b"validation".to_vec(),
             b"MIT".to_vec(),
             root(1),
+            text_root(1),
             1_000,
             10,
             Tier::Gold,
@@ -839,6 +885,7 @@ fn genesis_datasets_are_approved() {
             b"extra".to_vec(),
             b"CC0-1.0".to_vec(),
             root(2),
+            text_root(2),
             2_000,
             20,
             Tier::Silver,
@@ -851,6 +898,8 @@ fn genesis_datasets_are_approved() {
         assert_eq!(record.creator, 5);
         assert_eq!(record.stage, Stage::Approved(Tier::Gold));
         assert_eq!(record.licence.to_vec(), b"MIT".to_vec());
+        assert_eq!(record.payload_root, text_root(1));
+        assert_eq!(refs(&text_root(1)), 1, "genesis datasets reference their text");
         assert_eq!(
             (record.total_bytes, record.samples, record.version),
             (1_000, 10, 1)

@@ -253,9 +253,11 @@ pub struct DatasetRecord<T: Config> {
     pub total_bytes: u64,
     /// Number of samples (> 0).
     pub samples: u64,
-    /// blake3 Merkle root over the samples ([`blyan_primitives::merkle_root`]); also the key
-    /// of the content in the content store. Unique across datasets.
+    /// blake3 Merkle root over the sample hashes ([`blyan_primitives::merkle_root`]): names
+    /// the sample set. Unique across datasets.
     pub content_root: Hash,
+    /// Payload root of the dataset's text in the content store (referenced until rejected).
+    pub payload_root: Hash,
     /// blake3 hashes of (some of) the samples, for de-duplication.
     pub sample_hashes: BoundedVec<Hash, T::MaxSampleHashes>,
     /// Current lifecycle stage.
@@ -278,4 +280,6 @@ pub struct DatasetRecord<T: Config> {
 pub trait BenchmarkHelper<AccountId> {
     /// Make `who` satisfy `VoterSet::contains` for the rest of the benchmark.
     fn make_voter(who: &AccountId);
+    /// The root of a committed content-store payload, distinct for each `n`.
+    fn payload(n: u32) -> Hash;
 }

@@ -636,4 +636,9 @@ impl<T: Config> Pallet<T> {
 		let name: NameOf<T> = name.to_vec().try_into().ok()?;
 		ParamIndex::<T>::get(name)
 	}
+
+	/// The payload root of a parameter name's accepted block, if any.
+	pub fn accepted_payload(name: &[u8]) -> Option<Hash> {
+		Self::accepted(name).and_then(Blocks::<T>::get).map(|b| b.payload_hash)
+	}
 }

@@ -17,5 +17,8 @@ sp_api::decl_runtime_apis! {
 		/// The accepted block of a parameter name (`backbone`, `layer{l}.router`,
 		/// `layer{l}.expert{e}`), if any.
 		fn accepted(name: Vec<u8>) -> Option<[u8; 32]>;
+		/// The payload root of that accepted block, if any: what an engine loads for the
+		/// unit.
+		fn accepted_payload(name: Vec<u8>) -> Option<[u8; 32]>;
 	}
 }

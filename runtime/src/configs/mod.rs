@@ -236,6 +236,7 @@ impl frame_support::traits::Contains<AccountId> for AuraVoters {
 
 impl pallet_dataset::Config for Runtime {
     type VoterSet = AuraVoters;
+    type Content = crate::ContentStore;
     type AuditOrigin = frame_system::EnsureRoot<AccountId>;
     type MaxNameLen = ConstU32<64>;
     type MaxLicenceLen = ConstU32<32>;
@@ -257,6 +258,26 @@ impl pallet_dataset::Config for Runtime {
 
 #[cfg(feature = "runtime-benchmarks")]
 impl pallet_dataset::BenchmarkHelper<AccountId> for AuraVoters {
+    fn payload(n: u32) -> blyan_primitives::Hash {
+        use codec::Encode;
+        use frame_support::traits::fungible::Mutate;
+        let who: AccountId = frame_benchmarking::account("dataset-text", n, 0);
+        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
+        let bytes = (n, [0x54u8; 1020]).encode();
+        let tile = blyan_primitives::tile_hash(&bytes);
+        let root = blyan_primitives::merkle_root(&[tile]);
+        let _ = crate::ContentStore::publish_tile(
+            frame_system::RawOrigin::Signed(who.clone()).into(),
+            bytes.try_into().unwrap_or_default(),
+        );
+        let _ = crate::ContentStore::commit_manifest(
+            frame_system::RawOrigin::Signed(who).into(),
+            alloc::vec![tile].try_into().unwrap_or_default(),
+            root,
+        );
+        root
+    }
+
     fn make_voter(who: &AccountId) {
         let raw: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(who);
         let key = AuraId::from(sp_core::sr25519::Public::from_raw(raw));
@@ -491,6 +512,7 @@ impl pallet_pol::BenchmarkHelper<AccountId> for BlyanBenchmarkHelper {
             total_bytes: 0,
             samples: 0,
             content_root: [0u8; 32],
+            payload_root: [0u8; 32],
             sample_hashes: Default::default(),
             stage: pallet_dataset::Stage::Approved(pallet_dataset::Tier::Gold),
             submitted_at: 0,

@@ -1,0 +1,357 @@
+//! # Engine runtime interface
+//!
+//! Host functions through which Blyan's off-chain workers reach the node's native candle MoE
+//! engine (`blyan-moe`): train, evaluate, replay, audit a dataset and generate. The runtime
+//! never links candle; it calls these functions, and the node answers them.
+//!
+//! ## Only off-chain workers reach the engine
+//!
+//! The functions look up [`EngineExt`], an externalities extension that the node hands to
+//! off-chain workers only (`sc_offchain::OffchainWorkerOptions::custom_extensions`). Block
+//! import and block production never register it, so there [`blyan_engine::submit`]
+//! returns `None` and [`blyan_engine::status`] returns [`JobStatus::Unavailable`]: a block
+//! can never depend on the engine.
+//!
+//! ## Jobs never block
+//!
+//! Engine work takes seconds to minutes. [`blyan_engine::submit`] only queues a [`Job`] on
+//! the node's engine pool and returns its [`JobId`] (`blake3(SCALE(job))`, so submitting the
+//! same job again is harmless and returns the same id); later worker runs poll
+//! [`blyan_engine::status`] until it is [`JobStatus::Done`]. Workers keep the ids in
+//! off-chain storage between runs.
+//!
+//! ## Determinism
+//!
+//! Every input is pinned by chain state: `at` is a block number whose state fixes the model
+//! (`ParamIndex`), the spec and the datasets, and payloads are addressed by their blake3
+//! Merkle roots. Losses are nano-nats per byte, `round(nats_per_byte × 10^9)` of the engine's
+//! bitwise-deterministic f64 (docs/engine.md), so honest validators report equal integers.
+//!
+//! Once a host function ships, every node that executes the runtime must keep providing it.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+#[cfg(feature = "std")]
+use sp_externalities::ExternalitiesExt;
+use sp_runtime_interface::{
+	pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode, PassPointerAndReadCopy},
+	runtime_interface,
+};
+
+/// A 32-byte blake3 hash or payload root.
+pub type Hash = [u8; 32];
+
+/// Id of a queued job: `blake3(SCALE(job))`.
+pub type JobId = [u8; 32];
+
+/// Validation loss in nano-nats per byte (`round(nats_per_byte × 10^9)`).
+pub type NanoNatsPerByte = u64;
+
+/// The id of a job: blake3 of its SCALE encoding.
+pub fn job_id(job: &Job) -> JobId {
+	blyan_primitives::tile_hash(&job.encode())
+}
+
+/// A dataset and its share of the training batches, parts per million.
+pub type DatasetShare = (u32, u32);
+
+/// Work for the engine. Every field that selects chain data names the block `at` whose state
+/// is read (a block number of the canonical chain).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+pub enum Job {
+	/// Validation loss of the model accepted at `at` (every unit's `ParamIndex` entry) and of
+	/// the same model with `unit` replaced by the payload `candidate`, on the validation
+	/// dataset of the latest model spec at `at`. Output: [`JobOutput::Losses`].
+	EvaluateClaim {
+		/// Block whose state pins the parent model.
+		at: u32,
+		/// Unit name, for example `layer0.expert3`.
+		unit: Vec<u8>,
+		/// Payload root of the candidate unit (in the content store).
+		candidate: Hash,
+	},
+	/// Replays the challenged `segments` of the PoDL manifest whose payload root is
+	/// `manifest`, after checking that the manifest trains `unit` from the model at `at`, names
+	/// exactly `datasets` and ends in `candidate`. Output: [`JobOutput::Replay`].
+	ReplayClaim {
+		/// Block whose state pins the parent model and the datasets.
+		at: u32,
+		/// Unit name.
+		unit: Vec<u8>,
+		/// Payload root of the candidate unit.
+		candidate: Hash,
+		/// Payload root of the manifest JSON.
+		manifest: Hash,
+		/// Datasets and ratios the claim names.
+		datasets: Vec<DatasetShare>,
+		/// Challenged segment indices.
+		segments: Vec<u32>,
+	},
+	/// The L0 pre-filter (SPEC "Chain D") over a dataset's published text. Output:
+	/// [`JobOutput::Audit`].
+	AuditDataset {
+		/// Block whose state holds the dataset record.
+		at: u32,
+		/// Dataset id.
+		dataset: u32,
+	},
+	/// Trains `unit` of the model accepted at `at` for `steps` steps on `datasets`, with
+	/// checkpoints every `checkpoint_every` steps. The outputs stay in the node's engine
+	/// store until published. Output: [`JobOutput::Trained`].
+	Train {
+		/// Block whose state pins the parent model and the datasets.
+		at: u32,
+		/// Unit name.
+		unit: Vec<u8>,
+		/// Datasets and ratios.
+		datasets: Vec<DatasetShare>,
+		/// Optimiser steps.
+		steps: u32,
+		/// Steps per segment (K).
+		checkpoint_every: u32,
+		/// Seed of batch order and initialisation noise.
+		seed: u64,
+	},
+	/// Generates from the model accepted at `at`. Output: [`JobOutput::Generated`].
+	Generate {
+		/// Block whose state pins the model.
+		at: u32,
+		/// Prompt bytes.
+		prompt: Vec<u8>,
+		/// Largest number of new bytes.
+		max_new_tokens: u32,
+		/// Sampling temperature × 1000 (0 = greedy).
+		temperature_milli: u32,
+		/// Sampling seed.
+		seed: u64,
+	},
+}
+
+/// Outcome of a replay.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
+pub enum ReplayOutcome {
+	/// Every challenged segment ended bitwise equal to the next committed checkpoint.
+	Match,
+	/// A segment ended elsewhere, or a batch did not match its committed hash.
+	Mismatch,
+	/// The manifest or a checkpoint was missing, malformed or did not match the claim.
+	Unavailable,
+}
+
+/// L0 audit figures (SPEC "Chain D"), per mille of samples.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
+pub struct AuditFigures {
+	/// Samples with a toxicity keyword.
+	pub toxicity_permille: u16,
+	/// Samples whose hash appears more than once.
+	pub duplicate_permille: u16,
+	/// Samples with an e-mail address, phone or SSN pattern.
+	pub pii_permille: u16,
+	/// Samples that look English (ASCII letters dominate).
+	pub english_permille: u16,
+	/// Samples shorter than 20 or longer than 2048 characters.
+	pub out_of_range_permille: u16,
+}
+
+/// What a finished job produced.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+pub enum JobOutput {
+	/// Output of [`Job::EvaluateClaim`].
+	Losses {
+		/// Parent model's validation loss.
+		parent: NanoNatsPerByte,
+		/// Candidate model's validation loss.
+		candidate: NanoNatsPerByte,
+	},
+	/// Output of [`Job::ReplayClaim`].
+	Replay {
+		/// Verdict.
+		outcome: ReplayOutcome,
+		/// blake3 Merkle root of the reproduced checkpoint roots in segment order (zero
+		/// unless `Match`).
+		digest: Hash,
+	},
+	/// Output of [`Job::AuditDataset`].
+	Audit(AuditFigures),
+	/// Output of [`Job::Train`].
+	Trained {
+		/// Payload root of the trained unit.
+		payload: Hash,
+		/// Payload root of the manifest JSON.
+		manifest: Hash,
+		/// Number of segments in the manifest.
+		segments: u32,
+		/// The trained model's validation loss, as a claim states it.
+		loss: NanoNatsPerByte,
+		/// Payload roots to publish before claiming (unit, manifest, checkpoints).
+		to_publish: Vec<Hash>,
+	},
+	/// Output of [`Job::Generate`].
+	Generated {
+		/// Generated bytes (without the prompt).
+		text: Vec<u8>,
+		/// Payload roots of the units the forward passes used.
+		units: Vec<Hash>,
+		/// Wall-clock time, milliseconds.
+		millis: u64,
+	},
+}
+
+/// Where a job stands.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+pub enum JobStatus {
+	/// No engine here (block execution, or a node without the engine).
+	Unavailable,
+	/// The engine does not know this id (never submitted, or forgotten after a restart).
+	Unknown,
+	/// Waiting for a free engine thread.
+	Queued,
+	/// Running: `done` of `total` work units (steps, windows, segments).
+	Running {
+		/// Work done.
+		done: u32,
+		/// Total work.
+		total: u32,
+	},
+	/// Finished.
+	Done(JobOutput),
+	/// Failed; the message says why (UTF-8).
+	Failed(Vec<u8>),
+}
+
+/// The node's side of the interface: implemented by the node's engine service.
+#[cfg(feature = "std")]
+pub trait EngineHost: Send + Sync {
+	/// Queues `job` unless it is known; returns [`job_id`]`(job)`.
+	fn submit(&self, job: Job) -> JobId;
+	/// Status of a job.
+	fn status(&self, id: &JobId) -> JobStatus;
+	/// Tile `index` (4 MiB tiles, docs/hashing.md) of a payload the engine produced, for
+	/// publication; `None` when unknown or out of range.
+	fn output_tile(&self, root: &Hash, index: u32) -> Option<Vec<u8>>;
+}
+
+#[cfg(feature = "std")]
+sp_externalities::decl_extension! {
+	/// The engine, as registered for off-chain workers only.
+	pub struct EngineExt(std::sync::Arc<dyn EngineHost>);
+}
+
+#[cfg(feature = "std")]
+impl EngineExt {
+	/// Wraps an engine host.
+	pub fn new(host: std::sync::Arc<dyn EngineHost>) -> Self {
+		Self(host)
+	}
+}
+
+/// Host functions of this interface, for the node's executor:
+/// `(sp_io::SubstrateHostFunctions, blyan_engine_interface::HostFunctions)`.
+#[cfg(feature = "std")]
+pub type HostFunctions = (blyan_engine::HostFunctions,);
+
+/// The engine, seen from the runtime. Only off-chain workers get an answer.
+#[runtime_interface]
+pub trait BlyanEngine {
+	/// Queues `job` on the node's engine pool (idempotent). Returns its id, or `None`
+	/// without an engine.
+	fn submit(&mut self, job: PassFatPointerAndDecode<Job>) -> AllocateAndReturnByCodec<Option<JobId>> {
+		self.extension::<EngineExt>().map(|ext| ext.0.submit(job))
+	}
+
+	/// Status of a job; [`JobStatus::Unavailable`] without an engine.
+	fn status(&mut self, id: PassPointerAndReadCopy<JobId, 32>) -> AllocateAndReturnByCodec<JobStatus> {
+		match self.extension::<EngineExt>() {
+			Some(ext) => ext.0.status(&id),
+			None => JobStatus::Unavailable,
+		}
+	}
+
+	/// Tile `index` of a payload the engine produced (trainer outputs), to publish through
+	/// the content store; `None` without an engine or when unknown.
+	fn output_tile(
+		&mut self,
+		root: PassPointerAndReadCopy<Hash, 32>,
+		index: u32,
+	) -> AllocateAndReturnByCodec<Option<Vec<u8>>> {
+		self.extension::<EngineExt>().and_then(|ext| ext.0.output_tile(&root, index))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use std::{collections::BTreeMap, sync::{Arc, Mutex}};
+
+	/// A host that finishes every job at once with fixed losses and keeps one tile.
+	#[derive(Default)]
+	struct FakeHost {
+		jobs: Mutex<BTreeMap<JobId, Job>>,
+	}
+
+	impl EngineHost for FakeHost {
+		fn submit(&self, job: Job) -> JobId {
+			let id = job_id(&job);
+			self.jobs.lock().unwrap().insert(id, job);
+			id
+		}
+		fn status(&self, id: &JobId) -> JobStatus {
+			match self.jobs.lock().unwrap().get(id) {
+				Some(Job::EvaluateClaim { .. }) => JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 }),
+				Some(_) => JobStatus::Queued,
+				None => JobStatus::Unknown,
+			}
+		}
+		fn output_tile(&self, root: &Hash, index: u32) -> Option<Vec<u8>> {
+			(*root == [1; 32] && index == 0).then(|| b"tile".to_vec())
+		}
+	}
+
+	fn eval_job() -> Job {
+		Job::EvaluateClaim { at: 7, unit: b"layer0.expert1".to_vec(), candidate: [9; 32] }
+	}
+
+	#[test]
+	fn without_the_extension_the_engine_is_unavailable() {
+		sp_io::TestExternalities::default().execute_with(|| {
+			assert_eq!(blyan_engine::submit(eval_job()), None);
+			assert_eq!(blyan_engine::status([0; 32]), JobStatus::Unavailable);
+			assert_eq!(blyan_engine::output_tile([1; 32], 0), None);
+		});
+	}
+
+	#[test]
+	fn with_the_extension_jobs_are_submitted_and_polled_through_the_host() {
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(EngineExt::new(Arc::new(FakeHost::default())));
+		ext.execute_with(|| {
+			let id = blyan_engine::submit(eval_job()).expect("engine present");
+			assert_eq!(id, job_id(&eval_job()));
+			assert_eq!(blyan_engine::submit(eval_job()), Some(id), "idempotent");
+			assert_eq!(
+				blyan_engine::status(id),
+				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
+			);
+			assert_eq!(blyan_engine::status([3; 32]), JobStatus::Unknown);
+			let other = Job::AuditDataset { at: 1, dataset: 4 };
+			let other_id = blyan_engine::submit(other.clone()).unwrap();
+			assert_ne!(other_id, id);
+			assert_eq!(blyan_engine::status(other_id), JobStatus::Queued);
+			assert_eq!(blyan_engine::output_tile([1; 32], 0), Some(b"tile".to_vec()));
+			assert_eq!(blyan_engine::output_tile([1; 32], 1), None);
+		});
+	}
+
+	#[test]
+	fn job_ids_differ_by_every_field() {
+		let a = job_id(&eval_job());
+		let b = job_id(&Job::EvaluateClaim { at: 8, unit: b"layer0.expert1".to_vec(), candidate: [9; 32] });
+		let c = job_id(&Job::EvaluateClaim { at: 7, unit: b"layer0.expert2".to_vec(), candidate: [9; 32] });
+		assert!(a != b && a != c && b != c);
+	}
+}
