@@ -260,22 +260,7 @@ impl pallet_dataset::Config for Runtime {
 impl pallet_dataset::BenchmarkHelper<AccountId> for AuraVoters {
     fn payload(n: u32) -> blyan_primitives::Hash {
         use codec::Encode;
-        use frame_support::traits::fungible::Mutate;
-        let who: AccountId = frame_benchmarking::account("dataset-text", n, 0);
-        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
-        let bytes = (n, [0x54u8; 1020]).encode();
-        let tile = blyan_primitives::tile_hash(&bytes);
-        let root = blyan_primitives::merkle_root(&[tile]);
-        let _ = crate::ContentStore::publish_tile(
-            frame_system::RawOrigin::Signed(who.clone()).into(),
-            bytes.try_into().unwrap_or_default(),
-        );
-        let _ = crate::ContentStore::commit_manifest(
-            frame_system::RawOrigin::Signed(who).into(),
-            alloc::vec![tile].try_into().unwrap_or_default(),
-            root,
-        );
-        root
+        bench_payload("dataset-text", n, (n, [0x54u8; 1020]).encode())
     }
 
     fn make_voter(who: &AccountId) {
@@ -418,23 +403,38 @@ impl pallet_param_dag::BenchmarkHelper for BlyanBenchmarkHelper {
     }
 
     fn payload() -> (blyan_primitives::Hash, u64) {
-        use frame_support::traits::fungible::Mutate;
-        let who: AccountId = frame_benchmarking::account("payload", 0, 0);
-        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
-        let bytes = alloc::vec![7u8; 1024];
-        let tile = blyan_primitives::tile_hash(&bytes);
-        let root = blyan_primitives::merkle_root(&[tile]);
-        let _ = crate::ContentStore::publish_tile(
-            frame_system::RawOrigin::Signed(who.clone()).into(),
-            bytes.try_into().unwrap_or_default(),
-        );
-        let _ = crate::ContentStore::commit_manifest(
-            frame_system::RawOrigin::Signed(who).into(),
-            alloc::vec![tile].try_into().unwrap_or_default(),
-            root,
-        );
-        (root, 1024)
+        (bench_payload("payload", 0, alloc::vec![7u8; 1024]), 1024)
     }
+}
+
+/// Benchmark-only: the smallest nonce whose parameter-DAG block id meets the runtime's PoW
+/// difficulty (`pallet_param_dag::Config::PowDifficulty`).
+#[cfg(feature = "runtime-benchmarks")]
+fn bench_nonce(id: impl Fn(u64) -> blyan_primitives::Hash) -> u64 {
+    use frame_support::traits::Get;
+    let bits = <Runtime as pallet_param_dag::Config>::PowDifficulty::get();
+    (0u64..).find(|n| blyan_primitives::leading_zero_bits(&id(*n)) >= bits).unwrap_or_default()
+}
+
+/// Benchmark-only: publishes `bytes` (at most one tile) as a committed content-store payload
+/// from a funded account `account(name, i, 0)`; returns its root.
+#[cfg(feature = "runtime-benchmarks")]
+fn bench_payload(name: &'static str, i: u32, bytes: alloc::vec::Vec<u8>) -> blyan_primitives::Hash {
+    use frame_support::traits::fungible::Mutate;
+    let who: AccountId = frame_benchmarking::account(name, i, 0);
+    let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
+    let tile = blyan_primitives::tile_hash(&bytes);
+    let root = blyan_primitives::merkle_root(&[tile]);
+    let _ = crate::ContentStore::publish_tile(
+        frame_system::RawOrigin::Signed(who.clone()).into(),
+        bytes.try_into().unwrap_or_default(),
+    );
+    let _ = crate::ContentStore::commit_manifest(
+        frame_system::RawOrigin::Signed(who).into(),
+        alloc::vec![tile].try_into().unwrap_or_default(),
+        root,
+    );
+    root
 }
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -442,41 +442,20 @@ impl pallet_pol::BenchmarkHelper<AccountId> for BlyanBenchmarkHelper {
     fn parent_and_payload(i: u32) -> (blyan_primitives::Hash, blyan_primitives::Hash) {
         use codec::Encode;
         use pallet_param_dag::BenchmarkHelper as _;
-        use frame_support::traits::fungible::Mutate;
         let spec = Self::spec();
-        let who: AccountId = frame_benchmarking::account("payload", i, 0);
-        let _ = Balances::set_balance(&who, 1_000_000 * crate::UNITS);
+        let who: AccountId = frame_benchmarking::account("pol-payload", i, 0);
         // Two distinct payloads: the parent's and the child's.
-        let mut roots = [[0u8; 32]; 2];
-        for (k, root) in roots.iter_mut().enumerate() {
-            let bytes = (i, k as u32, [7u8; 1016]).encode();
-            let tile = blyan_primitives::tile_hash(&bytes);
-            *root = blyan_primitives::merkle_root(&[tile]);
-            let _ = crate::ContentStore::publish_tile(
-                frame_system::RawOrigin::Signed(who.clone()).into(),
-                bytes.try_into().unwrap_or_default(),
-            );
-            let _ = crate::ContentStore::commit_manifest(
-                frame_system::RawOrigin::Signed(who.clone()).into(),
-                alloc::vec![tile].try_into().unwrap_or_default(),
-                *root,
-            );
-        }
+        let roots = [0u32, 1].map(|k| bench_payload("pol-payload", i, (i, k, [7u8; 1016]).encode()));
         // The parent: an accepted expert block of layer (i / 8), expert (i % 8).
         let name = alloc::format!("layer{}.expert{}", i / 8, i % 8).into_bytes();
         let name: pallet_param_dag::NameOf<Runtime> = name.try_into().unwrap_or_default();
         let size = <crate::ContentStore as blyan_primitives::ContentStore>::payload_len(&roots[0]).unwrap_or_default();
-        let mut nonce = 0;
-        loop {
-            let id = crate::ParamDag::block_id(
+        let nonce = bench_nonce(|nonce| {
+            crate::ParamDag::block_id(
                 spec, &name, i / 8, pallet_param_dag::BlockType::Expert, &[],
                 &roots[0], size, &who, nonce,
-            );
-            if blyan_primitives::leading_zero_bits(&id) >= 8 {
-                break;
-            }
-            nonce += 1;
-        }
+            )
+        });
         let parent = crate::ParamDag::do_propose_block(
             who, spec, name, i / 8, pallet_param_dag::BlockType::Expert, Default::default(),
             roots[0], size, nonce,
@@ -490,16 +469,11 @@ impl pallet_pol::BenchmarkHelper<AccountId> for BlyanBenchmarkHelper {
         let Some(p) = pallet_param_dag::Blocks::<Runtime>::get(parent) else { return 0 };
         let size = <crate::ContentStore as blyan_primitives::ContentStore>::payload_len(payload).unwrap_or_default();
         let deps: pallet_param_dag::DepsOf<Runtime> = alloc::vec![*parent].try_into().unwrap_or_default();
-        let mut nonce = 0;
-        loop {
-            let id = crate::ParamDag::block_id(
+        bench_nonce(|nonce| {
+            crate::ParamDag::block_id(
                 p.spec, &p.expert_name, p.layer_id, p.block_type, &deps, payload, size, miner, nonce,
-            );
-            if blyan_primitives::leading_zero_bits(&id) >= 8 {
-                return nonce;
-            }
-            nonce += 1;
-        }
+            )
+        })
     }
 
     fn approved_dataset(creator: &AccountId, n: u32) -> blyan_primitives::DatasetId {
