@@ -55,6 +55,8 @@ pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Dataset::ByRoot` (r:1 w:1)
 	/// Proof: `Dataset::ByRoot` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `ContentStore::Manifests` (r:1 w:1)
+	/// Proof: `ContentStore::Manifests` (`max_values`: None, `max_size`: Some(2131), added: 4606, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Quota` (r:1 w:1)
 	/// Proof: `Dataset::Quota` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:1 w:0)
@@ -62,82 +64,82 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Dataset::NextDatasetId` (r:1 w:1)
 	/// Proof: `Dataset::NextDatasetId` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:0 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// The range of component `s` is `[0, 1024]`.
 	fn submit_dataset(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `6`
-		//  Estimated: `3521`
-		// Minimum execution time: 20_639_000 picoseconds.
-		Weight::from_parts(23_165_504, 3521)
-			// Standard Error: 30
-			.saturating_add(Weight::from_parts(11_444, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		//  Measured:  `199`
+		//  Estimated: `5596`
+		// Minimum execution time: 32_594_000 picoseconds.
+		Weight::from_parts(35_517_381, 5596)
+			// Standard Error: 42
+			.saturating_add(Weight::from_parts(11_079, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	fn report_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33340`
-		//  Estimated: `36714`
-		// Minimum execution time: 29_570_000 picoseconds.
-		Weight::from_parts(35_509_000, 36714)
+		//  Measured:  `33372`
+		//  Estimated: `36746`
+		// Minimum execution time: 30_660_000 picoseconds.
+		Weight::from_parts(36_086_000, 36746)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Aura::Authorities` (r:1 w:0)
 	/// Proof: `Aura::Authorities` (`max_values`: Some(1), `max_size`: Some(1025), added: 1520, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Votes` (r:1 w:1)
 	/// Proof: `Dataset::Votes` (`max_values`: None, `max_size`: Some(61), added: 2536, mode: `MaxEncodedLen`)
 	fn vote() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33553`
-		//  Estimated: `36714`
-		// Minimum execution time: 33_520_000 picoseconds.
-		Weight::from_parts(40_146_000, 36714)
+		//  Measured:  `33585`
+		//  Estimated: `36746`
+		// Minimum execution time: 34_967_000 picoseconds.
+		Weight::from_parts(41_072_000, 36746)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:1 w:1)
 	/// Proof: `Dataset::TrustOf` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	fn finalize_vote() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33499`
-		//  Estimated: `36714`
-		// Minimum execution time: 37_746_000 picoseconds.
-		Weight::from_parts(45_034_000, 36714)
+		//  Measured:  `33531`
+		//  Estimated: `36746`
+		// Minimum execution time: 38_880_000 picoseconds.
+		Weight::from_parts(45_771_000, 36746)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:16 w:16)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:16 w:16)
 	/// Proof: `Dataset::TrustOf` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `183 + n * (33319 ±0)`
-		//  Estimated: `3542 + n * (35724 ±0)`
-		// Minimum execution time: 2_493_000 picoseconds.
-		Weight::from_parts(4_436_602, 3542)
-			// Standard Error: 26_288
-			.saturating_add(Weight::from_parts(34_470_243, 0).saturating_mul(n.into()))
+		//  Measured:  `183 + n * (33351 ±0)`
+		//  Estimated: `3542 + n * (35756 ±0)`
+		// Minimum execution time: 2_479_000 picoseconds.
+		Weight::from_parts(7_639_451, 3542)
+			// Standard Error: 44_391
+			.saturating_add(Weight::from_parts(33_965_608, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 35724).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 35756).saturating_mul(n.into()))
 	}
 }
 
@@ -145,6 +147,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 impl WeightInfo for () {
 	/// Storage: `Dataset::ByRoot` (r:1 w:1)
 	/// Proof: `Dataset::ByRoot` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `ContentStore::Manifests` (r:1 w:1)
+	/// Proof: `ContentStore::Manifests` (`max_values`: None, `max_size`: Some(2131), added: 4606, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Quota` (r:1 w:1)
 	/// Proof: `Dataset::Quota` (`max_values`: None, `max_size`: Some(56), added: 2531, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:1 w:0)
@@ -152,81 +156,81 @@ impl WeightInfo for () {
 	/// Storage: `Dataset::NextDatasetId` (r:1 w:1)
 	/// Proof: `Dataset::NextDatasetId` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:0 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// The range of component `s` is `[0, 1024]`.
 	fn submit_dataset(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `6`
-		//  Estimated: `3521`
-		// Minimum execution time: 20_639_000 picoseconds.
-		Weight::from_parts(23_165_504, 3521)
-			// Standard Error: 30
-			.saturating_add(Weight::from_parts(11_444, 0).saturating_mul(s.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
+		//  Measured:  `199`
+		//  Estimated: `5596`
+		// Minimum execution time: 32_594_000 picoseconds.
+		Weight::from_parts(35_517_381, 5596)
+			// Standard Error: 42
+			.saturating_add(Weight::from_parts(11_079, 0).saturating_mul(s.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	fn report_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33340`
-		//  Estimated: `36714`
-		// Minimum execution time: 29_570_000 picoseconds.
-		Weight::from_parts(35_509_000, 36714)
+		//  Measured:  `33372`
+		//  Estimated: `36746`
+		// Minimum execution time: 30_660_000 picoseconds.
+		Weight::from_parts(36_086_000, 36746)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Aura::Authorities` (r:1 w:0)
 	/// Proof: `Aura::Authorities` (`max_values`: Some(1), `max_size`: Some(1025), added: 1520, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Votes` (r:1 w:1)
 	/// Proof: `Dataset::Votes` (`max_values`: None, `max_size`: Some(61), added: 2536, mode: `MaxEncodedLen`)
 	fn vote() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33553`
-		//  Estimated: `36714`
-		// Minimum execution time: 33_520_000 picoseconds.
-		Weight::from_parts(40_146_000, 36714)
+		//  Measured:  `33585`
+		//  Estimated: `36746`
+		// Minimum execution time: 34_967_000 picoseconds.
+		Weight::from_parts(41_072_000, 36746)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Dataset::Datasets` (r:1 w:1)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:1 w:1)
 	/// Proof: `Dataset::TrustOf` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	fn finalize_vote() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `33499`
-		//  Estimated: `36714`
-		// Minimum execution time: 37_746_000 picoseconds.
-		Weight::from_parts(45_034_000, 36714)
+		//  Measured:  `33531`
+		//  Estimated: `36746`
+		// Minimum execution time: 38_880_000 picoseconds.
+		Weight::from_parts(45_771_000, 36746)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Dataset::Closing` (r:1 w:1)
 	/// Proof: `Dataset::Closing` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:16 w:16)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::TrustOf` (r:16 w:16)
 	/// Proof: `Dataset::TrustOf` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[0, 16]`.
 	fn on_initialize(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `183 + n * (33319 ±0)`
-		//  Estimated: `3542 + n * (35724 ±0)`
-		// Minimum execution time: 2_493_000 picoseconds.
-		Weight::from_parts(4_436_602, 3542)
-			// Standard Error: 26_288
-			.saturating_add(Weight::from_parts(34_470_243, 0).saturating_mul(n.into()))
+		//  Measured:  `183 + n * (33351 ±0)`
+		//  Estimated: `3542 + n * (35756 ±0)`
+		// Minimum execution time: 2_479_000 picoseconds.
+		Weight::from_parts(7_639_451, 3542)
+			// Standard Error: 44_391
+			.saturating_add(Weight::from_parts(33_965_608, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 35724).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 35756).saturating_mul(n.into()))
 	}
 }

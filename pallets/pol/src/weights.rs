@@ -53,7 +53,7 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Dataset::Datasets` (r:64 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::Blocks` (r:2 w:1)
 	/// Proof: `ParamDag::Blocks` (`max_values`: None, `max_size`: Some(696), added: 3171, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::ParamIndex` (r:1 w:0)
@@ -83,16 +83,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `d` is `[1, 64]`.
 	fn submit_claim(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `923 + d * (47 ±0)`
-		//  Estimated: `7332 + d * (35724 ±0)`
-		// Minimum execution time: 117_505_000 picoseconds.
-		Weight::from_parts(121_990_731, 7332)
-			// Standard Error: 2_974
-			.saturating_add(Weight::from_parts(3_240_256, 0).saturating_mul(d.into()))
+		//  Measured:  `955 + d * (47 ±0)`
+		//  Estimated: `7332 + d * (35756 ±0)`
+		// Minimum execution time: 106_158_000 picoseconds.
+		Weight::from_parts(107_316_081, 7332)
+			// Standard Error: 3_790
+			.saturating_add(Weight::from_parts(2_910_927, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
-			.saturating_add(Weight::from_parts(0, 35724).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 35756).saturating_mul(d.into()))
 	}
 	/// Storage: `Pol::Claims` (r:1 w:0)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
@@ -105,10 +105,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2046 + v * (81 ±0)`
 		//  Estimated: `6074`
-		// Minimum execution time: 27_471_000 picoseconds.
-		Weight::from_parts(32_680_290, 6074)
-			// Standard Error: 2_645
-			.saturating_add(Weight::from_parts(199_702, 0).saturating_mul(v.into()))
+		// Minimum execution time: 25_447_000 picoseconds.
+		Weight::from_parts(29_429_205, 6074)
+			// Standard Error: 2_347
+			.saturating_add(Weight::from_parts(173_057, 0).saturating_mul(v.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -127,7 +127,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:64 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::TrainerTrust` (r:1 w:1)
 	/// Proof: `Pol::TrainerTrust` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::AcceptedOrder` (r:0 w:1)
@@ -135,12 +135,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Pol::Claims` (r:0 w:1)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn decide(_v: u32, ) -> Weight {
+	fn decide(v: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4448 + v * (81 ±0)`
-		//  Estimated: `2287326`
-		// Minimum execution time: 1_176_737_000 picoseconds.
-		Weight::from_parts(1_329_891_727, 2287326)
+		//  Measured:  `4480 + v * (81 ±0)`
+		//  Estimated: `2289374`
+		// Minimum execution time: 1_155_541_000 picoseconds.
+		Weight::from_parts(1_289_858_787, 2289374)
+			// Standard Error: 113_058
+			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(v.into()))
 			.saturating_add(T::DbWeight::get().reads(74_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -167,7 +169,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Balances::Holds` (r:16 w:16)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:1024 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::TrainerTrust` (r:16 w:16)
 	/// Proof: `Pol::TrainerTrust` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::Deviations` (r:1 w:1)
@@ -178,14 +180,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `e` is `[0, 16]`.
 	fn on_initialize(c: u32, e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `0 + c * (2895 ±0) + e * (6034 ±0)`
-		//  Estimated: `3606 + c * (3252 ±0) + e * (2286336 ±0)`
-		// Minimum execution time: 196_925_000 picoseconds.
-		Weight::from_parts(205_663_000, 3606)
-			// Standard Error: 2_558_921
-			.saturating_add(Weight::from_parts(46_055_542, 0).saturating_mul(c.into()))
-			// Standard Error: 2_558_921
-			.saturating_add(Weight::from_parts(1_359_741_336, 0).saturating_mul(e.into()))
+		//  Measured:  `0 + c * (2917 ±0) + e * (6048 ±0)`
+		//  Estimated: `3606 + c * (3252 ±0) + e * (2288384 ±0)`
+		// Minimum execution time: 198_637_000 picoseconds.
+		Weight::from_parts(206_263_000, 3606)
+			// Standard Error: 2_322_274
+			.saturating_add(Weight::from_parts(37_517_203, 0).saturating_mul(c.into()))
+			// Standard Error: 2_322_274
+			.saturating_add(Weight::from_parts(1_341_944_663, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().reads((74_u64).saturating_mul(e.into())))
@@ -193,14 +195,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes((10_u64).saturating_mul(e.into())))
 			.saturating_add(Weight::from_parts(0, 3252).saturating_mul(c.into()))
-			.saturating_add(Weight::from_parts(0, 2286336).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 2288384).saturating_mul(e.into()))
 	}
 }
 
 /// The same measurements with ParityDB's read and write weights, for tests and mocks.
 impl WeightInfo for () {
 	/// Storage: `Dataset::Datasets` (r:64 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::Blocks` (r:2 w:1)
 	/// Proof: `ParamDag::Blocks` (`max_values`: None, `max_size`: Some(696), added: 3171, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::ParamIndex` (r:1 w:0)
@@ -230,16 +232,16 @@ impl WeightInfo for () {
 	/// The range of component `d` is `[1, 64]`.
 	fn submit_claim(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `923 + d * (47 ±0)`
-		//  Estimated: `7332 + d * (35724 ±0)`
-		// Minimum execution time: 117_505_000 picoseconds.
-		Weight::from_parts(121_990_731, 7332)
-			// Standard Error: 2_974
-			.saturating_add(Weight::from_parts(3_240_256, 0).saturating_mul(d.into()))
+		//  Measured:  `955 + d * (47 ±0)`
+		//  Estimated: `7332 + d * (35756 ±0)`
+		// Minimum execution time: 106_158_000 picoseconds.
+		Weight::from_parts(107_316_081, 7332)
+			// Standard Error: 3_790
+			.saturating_add(Weight::from_parts(2_910_927, 0).saturating_mul(d.into()))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(d.into())))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
-			.saturating_add(Weight::from_parts(0, 35724).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 35756).saturating_mul(d.into()))
 	}
 	/// Storage: `Pol::Claims` (r:1 w:0)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
@@ -252,10 +254,10 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2046 + v * (81 ±0)`
 		//  Estimated: `6074`
-		// Minimum execution time: 27_471_000 picoseconds.
-		Weight::from_parts(32_680_290, 6074)
-			// Standard Error: 2_645
-			.saturating_add(Weight::from_parts(199_702, 0).saturating_mul(v.into()))
+		// Minimum execution time: 25_447_000 picoseconds.
+		Weight::from_parts(29_429_205, 6074)
+			// Standard Error: 2_347
+			.saturating_add(Weight::from_parts(173_057, 0).saturating_mul(v.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
@@ -274,7 +276,7 @@ impl WeightInfo for () {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:64 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::TrainerTrust` (r:1 w:1)
 	/// Proof: `Pol::TrainerTrust` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// Storage: `ParamDag::AcceptedOrder` (r:0 w:1)
@@ -282,12 +284,14 @@ impl WeightInfo for () {
 	/// Storage: `Pol::Claims` (r:0 w:1)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn decide(_v: u32, ) -> Weight {
+	fn decide(v: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4448 + v * (81 ±0)`
-		//  Estimated: `2287326`
-		// Minimum execution time: 1_176_737_000 picoseconds.
-		Weight::from_parts(1_329_891_727, 2287326)
+		//  Measured:  `4480 + v * (81 ±0)`
+		//  Estimated: `2289374`
+		// Minimum execution time: 1_155_541_000 picoseconds.
+		Weight::from_parts(1_289_858_787, 2289374)
+			// Standard Error: 113_058
+			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(v.into()))
 			.saturating_add(ParityDbWeight::get().reads(74_u64))
 			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}
@@ -314,7 +318,7 @@ impl WeightInfo for () {
 	/// Storage: `Balances::Holds` (r:16 w:16)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Dataset::Datasets` (r:1024 w:0)
-	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33249), added: 35724, mode: `MaxEncodedLen`)
+	/// Proof: `Dataset::Datasets` (`max_values`: None, `max_size`: Some(33281), added: 35756, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::TrainerTrust` (r:16 w:16)
 	/// Proof: `Pol::TrainerTrust` (`max_values`: None, `max_size`: Some(51), added: 2526, mode: `MaxEncodedLen`)
 	/// Storage: `Pol::Deviations` (r:1 w:1)
@@ -325,14 +329,14 @@ impl WeightInfo for () {
 	/// The range of component `e` is `[0, 16]`.
 	fn on_initialize(c: u32, e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `0 + c * (2895 ±0) + e * (6034 ±0)`
-		//  Estimated: `3606 + c * (3252 ±0) + e * (2286336 ±0)`
-		// Minimum execution time: 196_925_000 picoseconds.
-		Weight::from_parts(205_663_000, 3606)
-			// Standard Error: 2_558_921
-			.saturating_add(Weight::from_parts(46_055_542, 0).saturating_mul(c.into()))
-			// Standard Error: 2_558_921
-			.saturating_add(Weight::from_parts(1_359_741_336, 0).saturating_mul(e.into()))
+		//  Measured:  `0 + c * (2917 ±0) + e * (6048 ±0)`
+		//  Estimated: `3606 + c * (3252 ±0) + e * (2288384 ±0)`
+		// Minimum execution time: 198_637_000 picoseconds.
+		Weight::from_parts(206_263_000, 3606)
+			// Standard Error: 2_322_274
+			.saturating_add(Weight::from_parts(37_517_203, 0).saturating_mul(c.into()))
+			// Standard Error: 2_322_274
+			.saturating_add(Weight::from_parts(1_341_944_663, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(c.into())))
 			.saturating_add(ParityDbWeight::get().reads((74_u64).saturating_mul(e.into())))
@@ -340,6 +344,6 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(c.into())))
 			.saturating_add(ParityDbWeight::get().writes((10_u64).saturating_mul(e.into())))
 			.saturating_add(Weight::from_parts(0, 3252).saturating_mul(c.into()))
-			.saturating_add(Weight::from_parts(0, 2286336).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 2288384).saturating_mul(e.into()))
 	}
 }
