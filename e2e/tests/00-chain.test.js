@@ -40,3 +40,11 @@ test('balances transfer works and an oversized one fails with a decoded error', 
   assert.ok(bad.dispatchError, 'expected a dispatch error');
   assert.ok(['FundsUnavailable', 'InsufficientBalance'].includes(bad.dispatchError.name) || bad.dispatchError.section === 'dispatch', JSON.stringify(bad.dispatchError));
 });
+
+test('--dev inserts Alice\'s Blyan worker key (key type blyn) and no other', async () => {
+  const { u8aToHex } = await import('@polkadot/util');
+  const alice = u8aToHex(n.alice.publicKey);
+  assert.equal((await n.api.rpc.author.hasKey(alice, 'blyn')).isTrue, true, 'Alice blyn key');
+  assert.equal((await n.api.rpc.author.hasKey(alice, 'aura')).isTrue, true, 'Alice aura key');
+  assert.equal((await n.api.rpc.author.hasKey(u8aToHex(n.bob.publicKey), 'blyn')).isTrue, false, 'no Bob key');
+});

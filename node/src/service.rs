@@ -12,6 +12,7 @@ use sc_consensus_grandpa::SharedVoterState;
 use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpSyncConfig};
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
+use sp_keystore::Keystore;
 use sp_consensus_aura::{
     inherents::InherentDataProvider as SlotInherent,
     sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair},
@@ -210,6 +211,16 @@ pub fn new_full<
             metrics,
             gap_sync_body_policy: None,
         })?;
+
+    // The Blyan worker key (`blyn`, pallet_pol::crypto) of the dev accounts: `--dev`,
+    // `--alice`, `--bob`, ... derive it from the same seed as their Aura and GRANDPA keys, so
+    // off-chain workers sign as the validator account.
+    if let Some(seed) = config.dev_key_seed.as_deref() {
+        keystore_container
+            .keystore()
+            .sr25519_generate_new(pallet_pol::crypto::KEY_TYPE, Some(seed))
+            .map_err(|e| ServiceError::Other(format!("inserting the Blyan worker key: {e}")))?;
+    }
 
     if config.offchain_worker.enabled {
         // The engine answers `blyan_engine` host calls of off-chain workers only: the

@@ -78,6 +78,31 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+/// The Blyan worker key: an sr25519 key of its own key type (`blyn`) with which validators'
+/// and trainers' off-chain workers sign their reports and claims.
+///
+/// The key's public bytes are the account that signs (`AccountId32` of the sr25519 public
+/// key), so a validator uses the secret of its Aura key here: its reports then come from the
+/// account that `Config::Validators` recognises. `--dev`, `--alice`, `--bob`, ... insert it
+/// for the dev accounts; operators insert theirs with `blyan-node key insert --key-type blyn
+/// --scheme sr25519` (docs/operator.md, "Keys").
+pub mod crypto {
+	use sp_runtime::KeyTypeId;
+
+	/// Key type of Blyan worker keys in the node's keystore: `blyn`.
+	pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"blyn");
+
+	mod app {
+		use sp_application_crypto::{app_crypto, sr25519};
+		app_crypto!(sr25519, super::KEY_TYPE);
+	}
+
+	/// The worker's public key.
+	pub type Public = app::Public;
+	/// A worker's signature.
+	pub type Signature = app::Signature;
+}
+
 pub use blyan_primitives::trust::{Trust, TrustLevel};
 pub use types::*;
 pub use weights::WeightInfo;
