@@ -93,13 +93,8 @@ where
     }
 
     fn manifest(&self, root: H256) -> RpcResult<Vec<H256>> {
-        let at = self.client.info().best_hash;
-        let tiles = self
-            .client
-            .runtime_api()
-            .manifest(at, root.0)
-            .map_err(runtime)?
-            .ok_or_else(|| err(NOT_FOUND, format!("no payload {root:?}")))?;
+        let reader = ChainReader::new(self.client.clone());
+        let tiles = reader.manifest(reader.best(), &root.0).map_err(chain_err)?;
         Ok(tiles.into_iter().map(H256).collect())
     }
 

@@ -724,10 +724,9 @@ impl<T: Config> Pallet<T> {
 			.try_push((validator.clone(), report))
 			.map_err(|_| Error::<T>::TooManyReports)?;
 		let count = reports.len() as u32;
-		let reports_now = reports.clone();
+		let agreeing = Self::mode(reports.iter().map(|(_, r)| *r)).map_or(0, |(_, n)| n);
 		Reports::<T>::insert(id, reports);
 		Self::deposit_event(Event::ReportSubmitted { claim: id, validator, report });
-		let agreeing = Self::mode(reports_now.iter().map(|(_, r)| *r)).map_or(0, |(_, n)| n);
 		let decide = matches!(claim.stage, ClaimStage::Evaluating { .. })
 			&& agreeing as u32 >= Self::decision_threshold();
 		if decide {
