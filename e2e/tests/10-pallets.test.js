@@ -5,24 +5,14 @@ import assert from 'node:assert/strict';
 import { blake3 } from '@noble/hashes/blake3';
 import { u8aToHex, u8aConcat, hexToU8a } from '@polkadot/util';
 import { startDevNode, submit, sudo } from '../node.js';
-import { blyanRpc, merkleRoot } from './rpc-defs.js';
-
-/** Smallest nonce with `bits` leading zero bits of blake3(payload ‖ nonce_le). */
-function solvePow(payload, bits) {
-  for (let nonce = 0n; ; nonce++) {
-    const le = new Uint8Array(8);
-    new DataView(le.buffer).setBigUint64(0, nonce, true);
-    const h = blake3(u8aConcat(payload, le));
-    let zeros = 0;
-    for (const b of h) { if (b === 0) { zeros += 8; continue; } zeros += Math.clz32(b) - 24; break; }
-    if (zeros >= bits) return nonce;
-  }
-}
+import { blyanRpc, merkleRoot, solvePow } from './rpc-defs.js';
 
 let n;
 let api;
 before(async () => {
-  n = await startDevNode();
+  // Off-chain workers off: this file drives every extrinsic by hand (30-workers.test.js
+  // covers the workers).
+  n = await startDevNode(['--offchain-worker', 'never']);
   api = n.api;
   // Re-create the API with the custom RPC definitions (docs/rpc.md).
   const { ApiPromise } = await import('@polkadot/api');

@@ -1,4 +1,5 @@
-// Custom RPC definitions (docs/rpc.md) and the blake3 Merkle root (docs/hashing.md).
+// Custom RPC definitions (docs/rpc.md), the blake3 Merkle root (docs/hashing.md) and the
+// light proof-of-work of datasets and DAG blocks.
 import { blake3 } from '@noble/hashes/blake3';
 import { u8aConcat } from '@polkadot/util';
 
@@ -21,3 +22,15 @@ export function merkleRoot(items) {
   return blake3(u8aConcat(new Uint8Array([1]), merkleRoot(items.slice(0, k)), merkleRoot(items.slice(k))));
 }
 
+
+/** Smallest nonce with `bits` leading zero bits of blake3(payload ‖ nonce_le). */
+export function solvePow(payload, bits) {
+  for (let nonce = 0n; ; nonce++) {
+    const le = new Uint8Array(8);
+    new DataView(le.buffer).setBigUint64(0, nonce, true);
+    const h = blake3(u8aConcat(payload, le));
+    let zeros = 0;
+    for (const b of h) { if (b === 0) { zeros += 8; continue; } zeros += Math.clz32(b) - 24; break; }
+    if (zeros >= bits) return nonce;
+  }
+}

@@ -57,6 +57,16 @@ pub fn job_id(job: &Job) -> JobId {
 	blyan_primitives::tile_hash(&job.encode())
 }
 
+/// Where `job` stands, queueing it first if the engine does not know it (after a restart, or
+/// on the first call): workers call this on every run instead of keeping job ids, since
+/// [`blyan_engine::submit`] is idempotent. [`JobStatus::Unavailable`] without an engine.
+pub fn job_status(job: Job) -> JobStatus {
+	match blyan_engine::submit(job) {
+		Some(id) => blyan_engine::status(id),
+		None => JobStatus::Unavailable,
+	}
+}
+
 /// A dataset and its share of the training batches, parts per million.
 pub type DatasetShare = (u32, u32);
 
@@ -345,6 +355,26 @@ mod tests {
 			assert_eq!(blyan_engine::output_tile([1; 32], 0), Some(b"tile".to_vec()));
 			assert_eq!(blyan_engine::output_tile([1; 32], 1), None);
 		});
+	}
+
+	#[test]
+	fn job_status_queues_unknown_jobs_and_reports_unavailable_without_an_engine() {
+		sp_io::TestExternalities::default().execute_with(|| {
+			assert_eq!(job_status(eval_job()), JobStatus::Unavailable);
+		});
+		let host = Arc::new(FakeHost::default());
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(EngineExt::new(host.clone()));
+		ext.execute_with(|| {
+			let audit = Job::AuditDataset { at: 1, dataset: 4 };
+			assert_eq!(job_status(audit.clone()), JobStatus::Queued, "queued on first sight");
+			assert_eq!(blyan_engine::status(job_id(&audit)), JobStatus::Queued);
+			assert_eq!(
+				job_status(eval_job()),
+				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
+			);
+		});
+		assert_eq!(host.jobs.lock().unwrap().len(), 2);
 	}
 
 	#[test]

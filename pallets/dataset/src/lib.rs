@@ -73,6 +73,7 @@ mod mock;
 mod tests;
 mod types;
 pub mod weights;
+pub mod worker;
 
 /// Runtime API for off-chain readers (RPC, trainers, validators).
 pub mod runtime_api {
@@ -111,12 +112,24 @@ pub mod pallet {
 
     /// Configuration of the dataset pallet.
     #[pallet::config]
-    pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+    pub trait Config:
+        frame_system::offchain::CreateSignedTransaction<Call<Self>>
+        + frame_system::Config<RuntimeEvent: From<Event<Self>>>
+    {
+        /// The worker key with which auditors' off-chain workers sign audit reports
+        /// (`pallet_pol::crypto::WorkerAuthId` in the Blyan runtime).
+        type AuthorityId: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>;
+
+        /// Accounts whose local worker keys run the L0 audit ([`worker`]); `AuditOrigin` must
+        /// accept their signed origin (the validators in the runtime).
+        type Auditors: Contains<Self::AccountId>;
+
         /// Registered voters of the community vote (the authorities for now; the runtime wires
         /// it). One account, one vote.
         type VoterSet: Contains<Self::AccountId>;
 
-        /// Origin that may report the off-chain audit result (`report_audit`); root for now.
+        /// Origin that may report the off-chain audit result (`report_audit`): the auditors'
+        /// signed origin, and root.
         type AuditOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
         /// Longest dataset name, in bytes (suggested: 64).
@@ -401,6 +414,12 @@ pub mod pallet {
                 }
             }
             T::WeightInfo::on_initialize(count)
+        }
+
+        /// The auditors' worker ([`worker`]): runs the L0 pre-filter of datasets in
+        /// `AutoAudit` on the node's engine and reports the finished audits.
+        fn offchain_worker(now: BlockNumberFor<T>) {
+            worker::run::<T>(now);
         }
 
         fn integrity_test() {

@@ -1,9 +1,15 @@
 //! Test runtime for the dataset pallet.
 
 use crate as pallet_dataset;
-use frame_support::{derive_impl, parameter_types, traits::Contains};
-use frame_system::EnsureRoot;
-use sp_runtime::BuildStorage;
+use frame_support::{
+    derive_impl, parameter_types,
+    traits::{Contains, EitherOfDiverse, SortedMembers},
+};
+use frame_system::{EnsureRoot, EnsureSignedBy};
+use sp_runtime::{
+    testing::{TestSignature, UintAuthorityId},
+    BuildStorage,
+};
 use blyan_primitives::Hash;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -46,6 +52,61 @@ parameter_types! {
 }
 
 /// `VoterSet` backed by the static [`Voters`] list.
+/// Auditor accounts: their worker keys run the audit, their signed origin reports it.
+pub const AUDITOR: u64 = 9;
+
+/// The auditors (`Config::Auditors`, and signed `AuditOrigin`).
+pub struct TestAuditors;
+impl Contains<u64> for TestAuditors {
+    fn contains(who: &u64) -> bool {
+        *who == AUDITOR
+    }
+}
+impl SortedMembers<u64> for TestAuditors {
+    fn sorted_members() -> Vec<u64> {
+        vec![AUDITOR]
+    }
+}
+
+/// Transactions of the test runtime: signed ones carry the signer's `u64` account and no
+/// signature.
+pub type Extrinsic = sp_runtime::testing::TestXt<RuntimeCall, ()>;
+
+impl frame_system::offchain::SigningTypes for Test {
+    type Public = UintAuthorityId;
+    type Signature = TestSignature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
+where
+    RuntimeCall: From<C>,
+{
+    type RuntimeCall = RuntimeCall;
+    type Extrinsic = Extrinsic;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
+where
+    RuntimeCall: From<C>,
+{
+    fn create_signed_transaction<A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+        call: RuntimeCall,
+        _public: UintAuthorityId,
+        account: u64,
+        _nonce: u32,
+    ) -> Option<Extrinsic> {
+        Some(Extrinsic::new_signed(call, account, (), ()))
+    }
+}
+
+/// Test worker keys: `UintAuthorityId`s set with `UintAuthorityId::set_all_keys`.
+pub struct TestAuthId;
+impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for TestAuthId {
+    type RuntimeAppPublic = UintAuthorityId;
+    type GenericPublic = UintAuthorityId;
+    type GenericSignature = TestSignature;
+}
+
 pub struct TestVoters;
 impl Contains<u64> for TestVoters {
     fn contains(who: &u64) -> bool {
@@ -104,9 +165,11 @@ impl crate::BenchmarkHelper<u64> for TestContent {
 }
 
 impl pallet_dataset::Config for Test {
+    type AuthorityId = TestAuthId;
+    type Auditors = TestAuditors;
     type VoterSet = TestVoters;
     type Content = TestContent;
-    type AuditOrigin = EnsureRoot<u64>;
+    type AuditOrigin = EitherOfDiverse<EnsureRoot<u64>, EnsureSignedBy<TestAuditors, u64>>;
     type MaxNameLen = MaxNameLen;
     type MaxLicenceLen = MaxLicenceLen;
     type MaxUriLen = MaxUriLen;

@@ -925,3 +925,220 @@ fn integrity_test_passes_for_mock() {
         <Dataset as Hooks<u64>>::integrity_test();
     });
 }
+
+#[test]
+fn an_auditor_may_report_signed() {
+    new_test_ext().execute_with(|| {
+        assert_ok!(submit(7, 1));
+        assert_ok!(Dataset::report_audit(signed(AUDITOR), 0, clean_report(), true));
+        assert!(matches!(stage(0), Stage::CommunityVote { .. }));
+    });
+}
+
+#[test]
+fn known_licences_are_exact_spdx_ids() {
+    assert!(licence_known(b"CC-BY-4.0"));
+    assert!(licence_known(b"LicenseRef-public-domain"));
+    assert!(!licence_known(b"cc-by-4.0"));
+    assert!(!licence_known(b"proprietary"));
+    assert!(!licence_known(b""));
+}
+
+/// The auditors' off-chain worker against a fake engine (`EngineExt`), an in-memory off-chain
+/// database and a test transaction pool.
+mod worker {
+    use super::*;
+    use crate::worker::{audit_key, AuditState, RESEND_AFTER};
+    use blyan_engine_interface::{
+        job_id, AuditFigures, EngineExt, EngineHost, Hash as EngineHash, Job, JobId, JobOutput,
+        JobStatus,
+    };
+    use sp_core::offchain::{
+        testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
+        OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+    };
+    use sp_runtime::{generic::Preamble, testing::UintAuthorityId};
+    use std::sync::{Arc, Mutex};
+
+    /// Figures of a dataset with 2 % PII: above the 1 % auto-reject limit.
+    const PII_HEAVY: AuditFigures = AuditFigures {
+        toxicity_permille: 3,
+        duplicate_permille: 1,
+        pii_permille: 20,
+        english_permille: 990,
+        out_of_range_permille: 0,
+    };
+    /// Figures of a clean dataset.
+    const CLEAN: AuditFigures = AuditFigures { pii_permille: 0, ..PII_HEAVY };
+
+    /// Records submitted jobs; finishes them with `figures` once `done`.
+    struct FakeEngine {
+        jobs: Mutex<Vec<Job>>,
+        done: Mutex<Option<AuditFigures>>,
+    }
+
+    impl EngineHost for FakeEngine {
+        fn submit(&self, job: Job) -> JobId {
+            let id = job_id(&job);
+            let mut jobs = self.jobs.lock().unwrap();
+            if !jobs.contains(&job) {
+                jobs.push(job);
+            }
+            id
+        }
+        fn status(&self, id: &JobId) -> JobStatus {
+            if !self.jobs.lock().unwrap().iter().any(|j| job_id(j) == *id) {
+                return JobStatus::Unknown;
+            }
+            match *self.done.lock().unwrap() {
+                Some(figures) => JobStatus::Done(JobOutput::Audit(figures)),
+                None => JobStatus::Running { done: 0, total: 1 },
+            }
+        }
+        fn output_tile(&self, _root: &EngineHash, _index: u32) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    type Pool = Arc<parking_lot::RwLock<PoolState>>;
+
+    /// Test externalities with off-chain extensions, the fake engine and local keys `keys`.
+    fn harness(keys: &[u64]) -> (sp_io::TestExternalities, Pool, Arc<FakeEngine>) {
+        let mut ext = new_test_ext();
+        let (offchain, _) = TestOffchainExt::new();
+        ext.register_extension(OffchainDbExt::new(offchain.clone()));
+        ext.register_extension(OffchainWorkerExt::new(offchain));
+        let (pool, pool_state) = TestTransactionPoolExt::new();
+        ext.register_extension(TransactionPoolExt::new(pool));
+        let engine = Arc::new(FakeEngine { jobs: Mutex::new(vec![]), done: Mutex::new(None) });
+        ext.register_extension(EngineExt::new(engine.clone()));
+        UintAuthorityId::set_all_keys(keys.iter().copied());
+        (ext, pool_state, engine)
+    }
+
+    /// Takes the pool's transactions as `(signer, call)`.
+    fn take_calls(pool: &Pool) -> Vec<(u64, RuntimeCall)> {
+        core::mem::take(&mut pool.write().transactions)
+            .into_iter()
+            .map(|raw| {
+                let tx = Extrinsic::decode(&mut &raw[..]).expect("a test extrinsic");
+                let Preamble::Signed(signer, (), ()) = tx.preamble else { panic!("not signed") };
+                (signer, tx.function)
+            })
+            .collect()
+    }
+
+    /// Applies a worker's transaction as the chain would.
+    fn apply(signer: u64, call: RuntimeCall) {
+        use sp_runtime::traits::Dispatchable;
+        assert_ok!(call.dispatch(signed(signer)));
+    }
+
+    fn run_worker() {
+        Dataset::offchain_worker(System::block_number());
+    }
+
+    #[test]
+    fn audits_a_dataset_and_its_report_opens_the_vote() {
+        let (mut ext, pool, engine) = harness(&[AUDITOR]);
+        ext.execute_with(|| {
+            assert_ok!(submit(7, 1));
+            run_worker();
+            assert_eq!(*engine.jobs.lock().unwrap(), vec![Job::AuditDataset { at: 1, dataset: 0 }]);
+            assert!(take_calls(&pool).is_empty(), "nothing to report while the audit runs");
+            let key = audit_key(0);
+            let stored = sp_runtime::offchain::storage::StorageValueRef::persistent(&key);
+            assert_eq!(stored.get::<AuditState>(), Ok(Some(AuditState { at: 1, sent_at: None })));
+
+            // Later runs ask about the same job (pinned to block 1).
+            run_to_block(3);
+            *engine.done.lock().unwrap() = Some(CLEAN);
+            run_worker();
+            let calls = take_calls(&pool);
+            assert_eq!(engine.jobs.lock().unwrap().len(), 1);
+            assert_eq!(
+                calls,
+                vec![(
+                    AUDITOR,
+                    RuntimeCall::Dataset(Call::report_audit {
+                        id: 0,
+                        report: crate::worker::quality_report(&CLEAN),
+                        licence_known: true,
+                    })
+                )]
+            );
+            let (signer, call) = calls.into_iter().next().unwrap();
+            apply(signer, call);
+            assert!(matches!(stage(0), Stage::CommunityVote { .. }));
+            run_to_block(3 + u64::from(RESEND_AFTER));
+            run_worker();
+            assert!(take_calls(&pool).is_empty(), "the dataset left AutoAudit");
+        });
+    }
+
+    #[test]
+    fn a_pii_heavy_dataset_is_auto_rejected_through_the_worker() {
+        let (mut ext, pool, engine) = harness(&[AUDITOR]);
+        ext.execute_with(|| {
+            assert_ok!(submit(7, 1));
+            *engine.done.lock().unwrap() = Some(PII_HEAVY);
+            run_worker();
+            let (signer, call) = take_calls(&pool).pop().expect("a report");
+            apply(signer, call);
+            assert_eq!(stage(0), Stage::Rejected(RejectReason::AutoAudit(AuditFailure::PiiAboveLimit)));
+        });
+    }
+
+    #[test]
+    fn an_unknown_licence_is_reported_as_such() {
+        let (mut ext, pool, engine) = harness(&[AUDITOR]);
+        ext.execute_with(|| {
+            assert_ok!(Dataset::submit_dataset(
+                signed(7),
+                name(),
+                1,
+                b"proprietary".to_vec().try_into().unwrap(),
+                b"https://example.org".to_vec().try_into().unwrap(),
+                4_096,
+                100,
+                root(1),
+                text_root(1),
+                vec![].try_into().unwrap(),
+                0,
+            ));
+            *engine.done.lock().unwrap() = Some(CLEAN);
+            run_worker();
+            let (signer, call) = take_calls(&pool).pop().expect("a report");
+            assert!(matches!(
+                call,
+                RuntimeCall::Dataset(Call::report_audit { licence_known: false, .. })
+            ));
+            apply(signer, call);
+            assert_eq!(stage(0), Stage::Rejected(RejectReason::AutoAudit(AuditFailure::UnknownLicence)));
+        });
+    }
+
+    #[test]
+    fn a_report_that_did_not_land_is_sent_again_and_non_auditors_do_nothing() {
+        let (mut ext, pool, engine) = harness(&[AUDITOR]);
+        ext.execute_with(|| {
+            assert_ok!(submit(7, 1));
+            *engine.done.lock().unwrap() = Some(CLEAN);
+            run_worker();
+            assert_eq!(take_calls(&pool).len(), 1);
+            run_to_block(1 + u64::from(RESEND_AFTER) - 1);
+            run_worker();
+            assert!(take_calls(&pool).is_empty(), "waits RESEND_AFTER blocks");
+            run_to_block(1 + u64::from(RESEND_AFTER));
+            run_worker();
+            assert_eq!(take_calls(&pool).len(), 1, "sent again");
+        });
+        let (mut ext, pool, engine) = harness(&[1, 2]);
+        ext.execute_with(|| {
+            assert_ok!(submit(7, 1));
+            *engine.done.lock().unwrap() = Some(CLEAN);
+            run_worker();
+            assert!(engine.jobs.lock().unwrap().is_empty() && take_calls(&pool).is_empty());
+        });
+    }
+}

@@ -77,6 +77,7 @@ mod mock;
 mod tests;
 pub mod types;
 pub mod weights;
+pub mod worker;
 
 /// The Blyan worker key: an sr25519 key of its own key type (`blyn`) with which validators'
 /// and trainers' off-chain workers sign their reports and claims.
@@ -101,6 +102,18 @@ pub mod crypto {
 	pub type Public = app::Public;
 	/// A worker's signature.
 	pub type Signature = app::Signature;
+
+	/// The worker key as `frame_system::offchain` signs with it: runtimes whose accounts are
+	/// `MultiSigner`s (sr25519 accounts) use this as `Config::AuthorityId`.
+	pub struct WorkerAuthId;
+
+	impl frame_system::offchain::AppCrypto<sp_runtime::MultiSigner, sp_runtime::MultiSignature>
+		for WorkerAuthId
+	{
+		type RuntimeAppPublic = Public;
+		type GenericPublic = sp_core::sr25519::Public;
+		type GenericSignature = sp_core::sr25519::Signature;
+	}
 }
 
 pub use blyan_primitives::trust::{Trust, TrustLevel};
@@ -152,7 +165,14 @@ pub mod pallet {
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
 
 	#[pallet::config]
-	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+	pub trait Config:
+		frame_system::offchain::CreateSignedTransaction<Call<Self>>
+		+ frame_system::Config<RuntimeEvent: From<Event<Self>>>
+	{
+		/// The worker key with which validators' off-chain workers sign their reports
+		/// ([`crypto::WorkerAuthId`] in a runtime with sr25519 accounts).
+		type AuthorityId: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>;
+
 		/// Currency of bonds and rewards. Bonds are held under [`HoldReason::ClaimBond`];
 		/// rewards are minted.
 		type Currency: MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
@@ -449,6 +469,12 @@ pub mod pallet {
 				Self::close_window(*id);
 			}
 			T::WeightInfo::on_initialize(challenges.len() as u32, closing.len() as u32)
+		}
+
+		/// The validators' worker ([`worker`]): queues evaluation and replay of claims that
+		/// take reports on the node's engine, and reports the finished ones.
+		fn offchain_worker(n: BlockNumberFor<T>) {
+			worker::run::<T>(n);
 		}
 
 		fn integrity_test() {

@@ -5,7 +5,10 @@ use crate as pallet_pol;
 use crate::{Datasets, ParamDag, Validators};
 use blyan_primitives::{DatasetId, Hash};
 use frame_support::{derive_impl, parameter_types, storage::unhashed, traits::Hooks};
-use sp_runtime::{BuildStorage, DispatchError, Perbill};
+use sp_runtime::{
+	testing::{TestSignature, UintAuthorityId},
+	BuildStorage, DispatchError, Perbill,
+};
 use std::collections::BTreeMap;
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -28,6 +31,45 @@ impl frame_system::Config for Test {
 impl pallet_balances::Config for Test {
 	type AccountStore = System;
 	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+/// Transactions of the test runtime: signed ones carry the signer's `u64` account and no
+/// signature.
+pub type Extrinsic = sp_runtime::testing::TestXt<RuntimeCall, ()>;
+
+impl frame_system::offchain::SigningTypes for Test {
+	type Public = UintAuthorityId;
+	type Signature = TestSignature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	type RuntimeCall = RuntimeCall;
+	type Extrinsic = Extrinsic;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	fn create_signed_transaction<A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+		call: RuntimeCall,
+		_public: UintAuthorityId,
+		account: u64,
+		_nonce: u32,
+	) -> Option<Extrinsic> {
+		Some(Extrinsic::new_signed(call, account, (), ()))
+	}
+}
+
+/// Test worker keys: `UintAuthorityId`s set with `UintAuthorityId::set_all_keys`.
+pub struct TestAuthId;
+impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for TestAuthId {
+	type RuntimeAppPublic = UintAuthorityId;
+	type GenericPublic = UintAuthorityId;
+	type GenericSignature = TestSignature;
 }
 
 /// Status of a mock DAG block.
@@ -186,6 +228,7 @@ impl crate::BenchmarkHelper<u64> for MockDatasets {
 }
 
 impl pallet_pol::Config for Test {
+	type AuthorityId = TestAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Dag = MockDag;

@@ -524,3 +524,257 @@ fn insufficient_balance_maps_to_named_error() {
 		);
 	});
 }
+
+/// The validators' off-chain worker against a fake engine (`EngineExt`), an in-memory
+/// off-chain database and a test transaction pool.
+mod worker {
+	use super::*;
+	use crate::worker::{claim_key, WorkerClaim, RESEND_AFTER};
+	use blyan_engine_interface::{
+		job_id, EngineExt, EngineHost, Hash as EngineHash, Job, JobId, JobOutput, JobStatus,
+		ReplayOutcome,
+	};
+	use codec::Decode;
+	use frame_support::traits::Hooks;
+	use sp_core::offchain::{
+		testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
+		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+	};
+	use sp_runtime::{generic::Preamble, testing::UintAuthorityId};
+	use std::sync::{Arc, Mutex};
+
+	/// The digest the fake engine's replays end in.
+	const DIGEST: EngineHash = [0xd1; 32];
+
+	/// How the fake engine answers.
+	#[derive(Clone, Copy, PartialEq)]
+	enum Mode {
+		Running,
+		Done,
+		Failed,
+	}
+
+	/// Records submitted jobs and answers every status by `mode`.
+	struct FakeEngine {
+		jobs: Mutex<Vec<Job>>,
+		mode: Mutex<Mode>,
+	}
+
+	impl FakeEngine {
+		fn set(&self, mode: Mode) {
+			*self.mode.lock().unwrap() = mode;
+		}
+		fn jobs(&self) -> Vec<Job> {
+			self.jobs.lock().unwrap().clone()
+		}
+	}
+
+	impl EngineHost for FakeEngine {
+		fn submit(&self, job: Job) -> JobId {
+			let id = job_id(&job);
+			let mut jobs = self.jobs.lock().unwrap();
+			if !jobs.contains(&job) {
+				jobs.push(job);
+			}
+			id
+		}
+		fn status(&self, id: &JobId) -> JobStatus {
+			let jobs = self.jobs.lock().unwrap();
+			let Some(job) = jobs.iter().find(|j| job_id(j) == *id) else { return JobStatus::Unknown };
+			match (*self.mode.lock().unwrap(), job) {
+				(Mode::Running, _) => JobStatus::Running { done: 1, total: 3 },
+				(Mode::Failed, _) => JobStatus::Failed(b"state pruned".to_vec()),
+				(Mode::Done, Job::EvaluateClaim { .. }) =>
+					JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS }),
+				(Mode::Done, Job::ReplayClaim { .. }) =>
+					JobStatus::Done(JobOutput::Replay { outcome: ReplayOutcome::Match, digest: DIGEST }),
+				(Mode::Done, _) => JobStatus::Failed(b"not a validator job".to_vec()),
+			}
+		}
+		fn output_tile(&self, _root: &EngineHash, _index: u32) -> Option<Vec<u8>> {
+			None
+		}
+	}
+
+	/// The report the fake engine's outputs make.
+	fn engine_report() -> EvalReport {
+		EvalReport {
+			parent_loss: PARENT_LOSS,
+			candidate_loss: GOOD_LOSS,
+			replay: ReplayVerdict::Match,
+			replay_digest: DIGEST,
+		}
+	}
+
+	struct Harness {
+		ext: sp_io::TestExternalities,
+		pool: Arc<parking_lot::RwLock<PoolState>>,
+		engine: Arc<FakeEngine>,
+	}
+
+	/// Test externalities with off-chain extensions, the local worker keys `keys`, and the
+	/// fake engine when `with_engine`.
+	fn harness(keys: &[u64], with_engine: bool) -> Harness {
+		let mut ext = new_test_ext();
+		let (offchain, _) = TestOffchainExt::new();
+		ext.register_extension(OffchainDbExt::new(offchain.clone()));
+		ext.register_extension(OffchainWorkerExt::new(offchain));
+		let (pool_ext, pool_state) = TestTransactionPoolExt::new();
+		ext.register_extension(TransactionPoolExt::new(pool_ext));
+		let engine = Arc::new(FakeEngine { jobs: Mutex::new(vec![]), mode: Mutex::new(Mode::Running) });
+		if with_engine {
+			ext.register_extension(EngineExt::new(engine.clone()));
+		}
+		UintAuthorityId::set_all_keys(keys.iter().copied());
+		Harness { ext, pool: pool_state, engine }
+	}
+
+	/// Runs the worker of the current block.
+	fn run_worker() {
+		Pol::offchain_worker(System::block_number());
+	}
+
+	/// Takes the pool's transactions as `(signer, claim, report)`.
+	fn take_reports(pool: &Arc<parking_lot::RwLock<PoolState>>) -> Vec<(u64, ClaimId, EvalReport)> {
+		let txs = core::mem::take(&mut pool.write().transactions);
+		txs.into_iter()
+			.map(|raw| {
+				let tx = Extrinsic::decode(&mut &raw[..]).expect("a test extrinsic");
+				let Preamble::Signed(signer, (), ()) = tx.preamble else { panic!("not signed") };
+				let RuntimeCall::Pol(Call::submit_report { claim, report }) = tx.function else {
+					panic!("not a report")
+				};
+				(signer, claim, report)
+			})
+			.collect()
+	}
+
+	#[test]
+	fn queues_jobs_pinned_to_the_claim_and_reports_once_they_finish() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			let ClaimStage::Evaluating { segments } = stage(id) else { unreachable!() };
+			run_worker();
+			let jobs = engine.jobs();
+			assert_eq!(
+				jobs,
+				vec![
+					Job::EvaluateClaim { at: 1, unit: UNIT.to_vec(), candidate: payload(1) },
+					Job::ReplayClaim {
+						at: 1,
+						unit: UNIT.to_vec(),
+						candidate: payload(1),
+						manifest: payload(9),
+						datasets: vec![(7, 600_000), (8, 400_000)],
+						segments: segments.to_vec(),
+					},
+				],
+				"both jobs read the chain at the claim's inclusion block"
+			);
+			assert!(take_reports(&pool).is_empty(), "nothing to report while the jobs run");
+
+			engine.set(Mode::Done);
+			run_worker();
+			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())]);
+			assert_eq!(engine.jobs().len(), 2, "jobs are not queued twice");
+
+			run_worker();
+			assert!(take_reports(&pool).is_empty(), "a sent report is not sent again at once");
+		});
+	}
+
+	#[test]
+	fn a_report_that_did_not_reach_the_chain_is_sent_again_and_one_that_did_is_not() {
+		let Harness { mut ext, pool, engine } = harness(&[10, 11], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			engine.set(Mode::Done);
+			run_worker();
+			let sent = take_reports(&pool);
+			assert_eq!(sent, vec![(10, id, engine_report()), (11, id, engine_report())]);
+			// Only validator 10's report lands.
+			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, engine_report()));
+			run_to(System::block_number() + u64::from(RESEND_AFTER) - 1);
+			run_worker();
+			assert!(take_reports(&pool).is_empty(), "waits RESEND_AFTER blocks");
+			run_to(System::block_number() + 1);
+			run_worker();
+			assert_eq!(take_reports(&pool), vec![(11, id, engine_report())]);
+		});
+	}
+
+	#[test]
+	fn only_local_keys_of_active_validators_work() {
+		let Harness { mut ext, pool, engine } = harness(&[99, 10], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			engine.set(Mode::Done);
+			run_worker();
+			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())], "99 is no validator");
+		});
+		let Harness { mut ext, pool, engine } = harness(&[99], true);
+		ext.execute_with(|| {
+			challenged(TRAINER, 1, GOOD_LOSS);
+			engine.set(Mode::Done);
+			run_worker();
+			assert!(engine.jobs().is_empty(), "a non-validator queues no work");
+			assert!(take_reports(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn without_an_engine_or_with_failed_jobs_nothing_is_reported() {
+		let Harness { mut ext, pool, .. } = harness(&[10], false);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			run_worker();
+			assert!(take_reports(&pool).is_empty());
+			let key = claim_key(id);
+			let state = sp_runtime::offchain::storage::StorageValueRef::persistent(&key);
+			assert_eq!(state.get::<WorkerClaim>(), Ok(None), "no state without an engine");
+		});
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			challenged(TRAINER, 1, GOOD_LOSS);
+			engine.set(Mode::Failed);
+			run_worker();
+			run_worker();
+			assert!(take_reports(&pool).is_empty(), "the validator abstains");
+		});
+	}
+
+	#[test]
+	fn claims_awaiting_the_challenge_or_past_the_deadline_are_left_alone() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			engine.set(Mode::Done);
+			let id = submit(TRAINER, 1, GOOD_LOSS);
+			run_worker();
+			assert!(engine.jobs().is_empty(), "the challenge is not drawn yet");
+			let deadline = Claims::<Test>::get(id).unwrap().deadline;
+			run_to(deadline + 1);
+			run_worker();
+			assert!(engine.jobs().is_empty() && take_reports(&pool).is_empty(), "window closed");
+		});
+	}
+
+	#[test]
+	fn a_claim_decided_early_is_still_reported_on_by_the_late_validator() {
+		let Harness { mut ext, pool, engine } = harness(&[12], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			engine.set(Mode::Done);
+			run_worker();
+			let sent = take_reports(&pool);
+			assert_eq!(sent, vec![(12, id, engine_report())]);
+			// Two other validators decide the claim before 12's report lands.
+			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, engine_report()));
+			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, engine_report()));
+			assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+			run_to(System::block_number() + u64::from(RESEND_AFTER));
+			run_worker();
+			assert_eq!(take_reports(&pool), vec![(12, id, engine_report())], "until the deadline");
+		});
+	}
+}

@@ -5,6 +5,8 @@
 //! through `derive_impl`, so only the deviations are written (and documented) here. The other
 //! pallets ship only test defaults, so their impls are complete.
 
+mod offchain;
+
 use frame_support::{
     derive_impl,
     dispatch::DispatchClass,
@@ -234,10 +236,37 @@ impl frame_support::traits::Contains<AccountId> for AuraVoters {
     }
 }
 
+/// The Aura authorities' accounts, sorted, for `EnsureSignedBy`.
+impl frame_support::traits::SortedMembers<AccountId> for AuraVoters {
+    fn sorted_members() -> alloc::vec::Vec<AccountId> {
+        let mut members: alloc::vec::Vec<AccountId> = pallet_aura::Authorities::<Runtime>::get()
+            .iter()
+            .map(|a| {
+                let mut raw = [0u8; 32];
+                raw.copy_from_slice(AsRef::<[u8]>::as_ref(a));
+                AccountId::new(raw)
+            })
+            .collect();
+        members.sort();
+        members
+    }
+
+    fn contains(who: &AccountId) -> bool {
+        <Self as frame_support::traits::Contains<AccountId>>::contains(who)
+    }
+}
+
 impl pallet_dataset::Config for Runtime {
+    type AuthorityId = pallet_pol::crypto::WorkerAuthId;
+    /// Validators' workers run the L0 audit.
+    type Auditors = AuraVoters;
     type VoterSet = AuraVoters;
     type Content = crate::ContentStore;
-    type AuditOrigin = frame_system::EnsureRoot<AccountId>;
+    /// A validator's worker (signed), or root.
+    type AuditOrigin = frame_support::traits::EitherOfDiverse<
+        frame_system::EnsureRoot<AccountId>,
+        frame_system::EnsureSignedBy<AuraVoters, AccountId>,
+    >;
     type MaxNameLen = ConstU32<64>;
     type MaxLicenceLen = ConstU32<32>;
     type MaxUriLen = ConstU32<256>;
@@ -291,6 +320,7 @@ parameter_types! {
 }
 
 impl pallet_pol::Config for Runtime {
+    type AuthorityId = pallet_pol::crypto::WorkerAuthId;
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Dag = PolDag;
