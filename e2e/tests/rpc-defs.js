@@ -10,6 +10,11 @@ export const blyanRpc = {
     acceptedBlock: { description: 'Accepted block of an expert name', params: [{ name: 'name', type: 'Text' }], type: 'Option<H256>' },
     topologicalOrder: { description: 'Accepted blocks, dependencies first', params: [{ name: 'start', type: 'u64' }, { name: 'max', type: 'u32' }], type: 'Vec<H256>' },
     approvedDatasets: { description: 'Approved datasets with tiers', params: [], type: 'Vec<(u32, u8)>' },
+    generate: {
+      description: 'Text from the accepted model: text, units used, timings',
+      params: [{ name: 'prompt', type: 'Text' }, { name: 'maxNewTokens', type: 'u32' }, { name: 'temperature', type: 'Json' }, { name: 'seed', type: 'u64' }],
+      type: 'Json',
+    },
   },
 };
 

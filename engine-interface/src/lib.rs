@@ -57,13 +57,17 @@ pub fn job_id(job: &Job) -> JobId {
 	blyan_primitives::tile_hash(&job.encode())
 }
 
-/// Where `job` stands, queueing it first if the engine does not know it (after a restart, or
-/// on the first call): workers call this on every run instead of keeping job ids, since
-/// [`blyan_engine::submit`] is idempotent. [`JobStatus::Unavailable`] without an engine.
+/// Where `job` stands, queueing it first if the engine does not know it (on the first call,
+/// or after a node restart): workers call this on every run instead of keeping job ids.
+/// A failed job stays [`JobStatus::Failed`] (call [`blyan_engine::submit`] to retry it).
+/// [`JobStatus::Unavailable`] without an engine.
 pub fn job_status(job: Job) -> JobStatus {
-	match blyan_engine::submit(job) {
-		Some(id) => blyan_engine::status(id),
-		None => JobStatus::Unavailable,
+	match blyan_engine::status(job_id(&job)) {
+		JobStatus::Unknown => match blyan_engine::submit(job) {
+			Some(_) => JobStatus::Queued,
+			None => JobStatus::Unavailable,
+		},
+		other => other,
 	}
 }
 
@@ -188,18 +192,23 @@ pub enum JobOutput {
 	},
 	/// Output of [`Job::AuditDataset`].
 	Audit(AuditFigures),
-	/// Output of [`Job::Train`].
+	/// Output of [`Job::Train`]. Every payload named here stays readable through
+	/// [`blyan_engine::output_tile`] until the engine drops the outputs of older training
+	/// runs.
 	Trained {
 		/// Payload root of the trained unit.
 		payload: Hash,
-		/// Payload root of the manifest JSON.
+		/// Payload root of the PoDL manifest (JSON).
 		manifest: Hash,
-		/// Number of segments in the manifest.
+		/// Number of training segments (checkpoint intervals) in the manifest.
 		segments: u32,
+		/// The parent model's validation loss.
+		parent_loss: NanoNatsPerByte,
 		/// The trained model's validation loss, as a claim states it.
 		loss: NanoNatsPerByte,
-		/// Payload roots to publish before claiming (unit, manifest, checkpoints).
-		to_publish: Vec<Hash>,
+		/// Checkpoint payload roots: index 0 before training, index i after segment i − 1.
+		/// Replaying segment s needs checkpoint s in the content store.
+		checkpoints: Vec<Hash>,
 	},
 	/// Output of [`Job::Generate`].
 	Generated {
@@ -369,9 +378,11 @@ mod tests {
 			let audit = Job::AuditDataset { at: 1, dataset: 4 };
 			assert_eq!(job_status(audit.clone()), JobStatus::Queued, "queued on first sight");
 			assert_eq!(blyan_engine::status(job_id(&audit)), JobStatus::Queued);
+			assert_eq!(job_status(eval_job()), JobStatus::Queued, "queued on first sight");
 			assert_eq!(
 				job_status(eval_job()),
-				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
+				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 }),
+				"then polled"
 			);
 		});
 		assert_eq!(host.jobs.lock().unwrap().len(), 2);

@@ -16,6 +16,17 @@ pub struct Cli {
     /// cores.
     #[arg(long, default_value_t = 1)]
     pub engine_threads: usize,
+
+    /// Do not run the trainer worker (pallet-trainer): without this flag a node with a Blyan
+    /// worker key (`blyn`) trains experts on the engine and claims their improvement, with
+    /// the key's account paying the bond.
+    #[arg(long)]
+    pub no_trainer: bool,
+
+    /// Test instrument of the end-to-end tests: this node's engine cheats in one way
+    /// (docs/pol.md, "Adversaries"). Never use on a real network.
+    #[arg(long, value_enum, hide = true)]
+    pub adversary: Option<crate::engine::Adversary>,
 }
 
 /// The subcommands of `blyan-node`.
@@ -49,6 +60,11 @@ pub enum Subcommand {
 
     /// Print the database metadata (best, finalized, genesis hash).
     ChainInfo(sc_cli::ChainInfoCmd),
+
+    /// Write every Debian `fortunes` topic as a dataset ready to submit (`datasets.json` and
+    /// one text file per topic): training samples only, e-mail addresses and phone numbers
+    /// scrubbed. Used by `scripts/learn.sh`.
+    ExportCorpus(crate::corpus::ExportCorpusCmd),
 
     /// Benchmarks: pallet weights, block execution, the machine.
     #[cfg(feature = "runtime-benchmarks")]

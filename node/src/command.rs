@@ -135,6 +135,9 @@ pub fn run() -> sc_cli::Result<()> {
                 Ok((cmd.run(client, backend, Some(aux_revert)), task_manager))
             })
         }
+        Some(Subcommand::ExportCorpus(cmd)) => {
+            cmd.run().map_err(|e| sc_cli::Error::Application(e.into()))
+        }
         Some(Subcommand::ChainInfo(cmd)) => {
             let runner = cli.create_runner(cmd)?;
             runner.sync_run(|config| cmd.run::<Block>(&config))
@@ -145,7 +148,11 @@ pub fn run() -> sc_cli::Result<()> {
         Some(Subcommand::Benchmark { .. }) => Err(BENCHMARK_FEATURE_MISSING.into()),
         None => {
             let runner = cli.create_runner(&cli.run)?;
-            let engine_threads = cli.engine_threads;
+            let workers = service::WorkerOptions {
+                engine_threads: cli.engine_threads,
+                trainer: !cli.no_trainer,
+                adversary: cli.adversary,
+            };
             runner.run_node_until_exit(|config| async move {
                 match config.network.network_backend {
                     sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
@@ -153,10 +160,10 @@ pub fn run() -> sc_cli::Result<()> {
                             Block,
                             <Block as sp_runtime::traits::Block>::Hash,
                         >,
-                    >(config, engine_threads)
+                    >(config, workers)
                     .map_err(sc_cli::Error::Service),
                     sc_network::config::NetworkBackendType::Litep2p => {
-                        service::new_full::<sc_network::Litep2pNetworkBackend>(config, engine_threads)
+                        service::new_full::<sc_network::Litep2pNetworkBackend>(config, workers)
                             .map_err(sc_cli::Error::Service)
                     }
                 }

@@ -19,8 +19,11 @@ use blyan_engine_interface::{
 };
 use blyan_moe::data::Dataset;
 use blyan_moe::store::{ModelIndex, Payload, UnitStore};
-use blyan_moe::train::{Manifest, Replayer};
-use blyan_moe::units::all_units;
+use blyan_moe::optim::AdamWParams;
+use blyan_moe::store::MemStore;
+use blyan_moe::train::{train, Manifest, Replayer, TrainParams};
+use blyan_moe::units::{all_units, UnitId};
+use std::collections::BTreeSet;
 use sp_core::H256;
 
 /// Chain state as the engine needs it, at a given block.
@@ -48,6 +51,22 @@ pub struct DatasetInfo {
     pub content_root: Hash,
     /// Payload root of the text in the content store.
     pub text: Hash,
+}
+
+/// A test instrument for end-to-end tests (`blyan-node --adversary <kind>`, hidden): makes
+/// this node's engine cheat in one way, so that e2e tests can check that the chain rejects
+/// the cheat (docs/pol.md, "Adversaries"). Never set on a real network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Adversary {
+    /// The trainer claims a validation loss 10 % below what its payload has.
+    InflateClaim,
+    /// The trainer's manifest lists forged checkpoints: every checkpoint after the first has
+    /// one mantissa bit flipped, so no segment replays to it.
+    ForgeCheckpoint,
+    /// The trainer trains on other data than the datasets its manifest and claim name.
+    MisnameDatasets,
+    /// The validator reports a candidate loss 1 % above what it measured.
+    WrongLoss,
 }
 
 impl<C> ChainView for crate::chain::ChainReader<C>
@@ -139,9 +158,53 @@ fn accepted_index(chain: &dyn ChainView, at: H256, cfg: &blyan_moe::Config) -> R
     Ok(ModelIndex { config: cfg.clone(), units })
 }
 
+/// Validation losses already computed, by model (unit roots) and validation text root:
+/// every claim on one parent model shares the parent's evaluation.
+#[derive(Default)]
+pub struct LossCache {
+    losses: Mutex<HashMap<(Vec<(String, String)>, Hash), u64>>,
+}
+
+/// Most cached losses; beyond it the cache is cleared (a cheap bound: parents change
+/// rarely).
+const LOSS_CACHE_ENTRIES: usize = 256;
+
+impl LossCache {
+    /// The validation loss of `index` on the text with payload root `text_root` (nano-nats per
+    /// byte), from the cache or by evaluating it (fetching payloads from `store`).
+    fn loss(
+        &self,
+        index: &ModelIndex,
+        store: &dyn UnitStore,
+        text_root: &Hash,
+        text: &[u8],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<u64, String> {
+        let key: (Vec<(String, String)>, Hash) =
+            (index.units.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), *text_root);
+        if let Some(l) = self.losses.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(l);
+        }
+        let seq_len = index.config.max_position_embeddings;
+        let batch = blyan_moe::eval::DEFAULT_EVAL_BATCH;
+        let r = blyan_moe::eval::evaluate_index(index, store, text, seq_len, batch, progress)
+            .map_err(|e| e.to_string())?;
+        let loss = pallet_pol::loss_from_nats_per_byte(r.nats_per_byte);
+        if let Ok(mut m) = self.losses.lock() {
+            if m.len() >= LOSS_CACHE_ENTRIES {
+                m.clear();
+            }
+            m.insert(key, loss);
+        }
+        Ok(loss)
+    }
+}
+
 /// [`Job::EvaluateClaim`]: parent and candidate validation loss, nano-nats per byte.
 fn evaluate_claim(
     chain: &dyn ChainView,
+    cache: &LossCache,
+    adversary: Option<Adversary>,
     at: u32,
     unit: &[u8],
     candidate: &Hash,
@@ -149,7 +212,8 @@ fn evaluate_claim(
 ) -> Result<JobOutput, String> {
     let at = chain.hash_of(at)?;
     let (cfg, validation) = chain.latest_spec(at)?;
-    let text = chain.payload(at, &chain.dataset(at, validation)?.text)?;
+    let text_root = chain.dataset(at, validation)?.text;
+    let text = chain.payload(at, &text_root)?;
     let parent = accepted_index(chain, at, &cfg)?;
     let unit = std::str::from_utf8(unit).map_err(|_| "unit name is not UTF-8".to_string())?;
     if !parent.units.contains_key(unit) {
@@ -158,17 +222,194 @@ fn evaluate_claim(
     let mut cand = parent.clone();
     cand.units.insert(unit.to_string(), hex::encode(candidate));
     let store = ChainStore { chain, at };
-    let seq_len = cfg.max_position_embeddings;
-    let batch = blyan_moe::eval::DEFAULT_EVAL_BATCH;
     let mut losses = [0u64; 2];
     for (i, index) in [&parent, &cand].into_iter().enumerate() {
-        let r = blyan_moe::eval::evaluate_index(index, &store, &text, seq_len, batch, &mut |done, total| {
-            progress((i * total + done) as u32, (2 * total) as u32)
-        })
-        .map_err(|e| format!("evaluate {}: {e}", if i == 0 { "parent" } else { "candidate" }))?;
-        losses[i] = pallet_pol::loss_from_nats_per_byte(r.nats_per_byte);
+        losses[i] = cache
+            .loss(index, &store, &text_root, &text, &mut |done, total| {
+                progress((i * total + done) as u32, (2 * total) as u32)
+            })
+            .map_err(|e| format!("evaluate {}: {e}", if i == 0 { "parent" } else { "candidate" }))?;
+    }
+    if adversary == Some(Adversary::WrongLoss) {
+        losses[1] = losses[1].saturating_add(losses[1] / 100);
     }
     Ok(JobOutput::Losses { parent: losses[0], candidate: losses[1] })
+}
+
+/// Rows per training batch of the trainer's [`Job::Train`] (docs/engine.md, "Learning on
+/// real text").
+pub const TRAIN_BATCH: usize = 16;
+/// Bytes per training row.
+pub const TRAIN_SEQ_LEN: usize = 64;
+/// AdamW learning rate of training jobs.
+pub const TRAIN_LR: f64 = 3e-3;
+
+/// Payloads the engine produced (trained units, manifests, checkpoints) kept for
+/// publication, for the last [`KEEP_TRAINING_RUNS`] training runs.
+#[derive(Default)]
+pub struct Outputs {
+    payloads: HashMap<Hash, Vec<u8>>,
+    runs: std::collections::VecDeque<Vec<Hash>>,
+}
+
+/// Training runs whose outputs are kept (a checkpoint is about 1.2 MB for one expert of the
+/// dev model; a run of 300 steps with K = 10 has 31).
+pub const KEEP_TRAINING_RUNS: usize = 2;
+
+impl Outputs {
+    fn keep_run(&mut self, store: MemStore, roots: Vec<Hash>) {
+        for root in &roots {
+            if let Ok(p) = store.fetch(root) {
+                self.payloads.insert(*root, p.to_vec());
+            }
+        }
+        self.runs.push_back(roots);
+        while self.runs.len() > KEEP_TRAINING_RUNS {
+            for root in self.runs.pop_front().unwrap_or_default() {
+                if !self.runs.iter().any(|r| r.contains(&root)) {
+                    self.payloads.remove(&root);
+                }
+            }
+        }
+    }
+}
+
+/// The chain's payloads at one block, with new payloads written to memory: the store of a
+/// training run.
+struct TrainStore<'a> {
+    chain: ChainStore<'a>,
+    new: &'a MemStore,
+}
+
+impl UnitStore for TrainStore<'_> {
+    fn fetch(&self, hash: &Hash) -> blyan_moe::Result<Payload> {
+        self.new.fetch(hash).or_else(|_| self.chain.fetch(hash))
+    }
+    fn put(&self, bytes: &[u8]) -> blyan_moe::Result<Hash> {
+        self.new.put(bytes)
+    }
+}
+
+/// The datasets `(id, ratio)` at `at` as the engine trains and replays on them.
+fn load_datasets(chain: &dyn ChainView, at: H256, datasets: &[(u32, u32)]) -> Result<Vec<Dataset>, String> {
+    let mut texts = Vec::with_capacity(datasets.len());
+    for (id, _) in datasets {
+        let info = chain.dataset(at, *id)?;
+        let text = chain.payload(at, &info.text)?;
+        let text = String::from_utf8(text).map_err(|_| format!("dataset {id}: text is not UTF-8"))?;
+        texts.push(Dataset::from_text(&info.name, &text).map_err(|e| e.to_string())?);
+    }
+    Ok(texts)
+}
+
+/// [`Job::Train`]: trains `unit` of the model accepted at `at` on `datasets` (SPEC
+/// "Proof-of-Learning", trainer role) with [`TRAIN_BATCH`] × [`TRAIN_SEQ_LEN`] batches, AdamW
+/// [`TRAIN_LR`], the validation share held out; evaluates parent and result on the spec's
+/// validation set; keeps unit, manifest and checkpoints in `outputs`.
+#[allow(clippy::too_many_arguments)]
+fn train_unit(
+    chain: &dyn ChainView,
+    cache: &LossCache,
+    adversary: Option<Adversary>,
+    outputs: &Mutex<Outputs>,
+    at: u32,
+    unit: &[u8],
+    datasets: &[(u32, u32)],
+    steps: u32,
+    checkpoint_every: u32,
+    seed: u64,
+    progress: Progress,
+) -> Result<JobOutput, String> {
+    let at = chain.hash_of(at)?;
+    let (cfg, validation) = chain.latest_spec(at)?;
+    let parent = accepted_index(chain, at, &cfg)?;
+    let unit = std::str::from_utf8(unit).map_err(|_| "unit name is not UTF-8".to_string())?;
+    let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
+    let named = load_datasets(chain, at, datasets)?;
+    let ratios: Vec<u32> = datasets.iter().map(|(_, r)| *r).collect();
+    // The misnaming adversary trains on every named dataset but the first, or with another
+    // batch seed when only one is named; its manifest still names what was asked.
+    let misname = adversary == Some(Adversary::MisnameDatasets);
+    let (texts, train_ratios, train_seed) = if misname && named.len() > 1 {
+        let rest = blyan_moe::data::ratios_ppm(&vec![1.0; named.len() - 1]).map_err(|e| e.to_string())?;
+        (named[1..].to_vec(), rest, seed)
+    } else if misname {
+        (named.clone(), ratios.clone(), seed ^ 0x5eed)
+    } else {
+        (named.clone(), ratios.clone(), seed)
+    };
+    let params = TrainParams {
+        seed: train_seed,
+        steps: u64::from(steps),
+        batch_size: TRAIN_BATCH,
+        seq_len: TRAIN_SEQ_LEN.min(cfg.max_position_embeddings),
+        checkpoint_every: u64::from(checkpoint_every),
+        validation_permille: blyan_moe::data::DEFAULT_VALIDATION_PERMILLE,
+        adamw: AdamWParams::with_lr(TRAIN_LR),
+    };
+    let new = MemStore::default();
+    let store = TrainStore { chain: ChainStore { chain, at }, new: &new };
+    let total = steps.saturating_add(2);
+    let trained: BTreeSet<UnitId> = [unit_id].into();
+    let mut out = train(&parent, &store, &trained, &texts, &train_ratios, &params, &mut |r| {
+        progress((r.step + 1) as u32, total)
+    })
+    .map_err(|e| e.to_string())?;
+    if misname {
+        out.manifest.params.seed = seed;
+        out.manifest.datasets = named
+            .iter()
+            .zip(&ratios)
+            .map(|(d, r)| blyan_moe::data::DatasetClaim {
+                name: d.name.clone(),
+                content_root: hex::encode(d.content_root()),
+                samples: d.samples.len() as u64,
+                ratio_ppm: *r,
+            })
+            .collect();
+    }
+    if adversary == Some(Adversary::ForgeCheckpoint) {
+        for c in out.manifest.checkpoints.iter_mut().skip(1) {
+            let root = blyan_moe::store::parse_hash("checkpoint", c).map_err(|e| e.to_string())?;
+            let mut bytes = store.fetch(&root).map_err(|e| e.to_string())?.to_vec();
+            // The lowest mantissa byte of the last f32 of the last tensor.
+            let at = bytes.len().saturating_sub(4);
+            bytes[at] ^= 1;
+            *c = hex::encode(store.put(&bytes).map_err(|e| e.to_string())?);
+        }
+    }
+    let payload = out.manifest.result.get(unit).ok_or("the run produced no unit")?;
+    let payload = blyan_moe::store::parse_hash(unit, payload).map_err(|e| e.to_string())?;
+    let manifest_json = serde_json::to_vec(&out.manifest).map_err(|e| e.to_string())?;
+    let manifest = store.put(&manifest_json).map_err(|e| e.to_string())?;
+    let checkpoints = out
+        .manifest
+        .checkpoints
+        .iter()
+        .map(|c| blyan_moe::store::parse_hash("checkpoint", c).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<Hash>, String>>()?;
+
+    let text_root = chain.dataset(at, validation)?.text;
+    let text = chain.payload(at, &text_root)?;
+    let parent_loss = cache.loss(&parent, &store, &text_root, &text, &mut |_, _| {})?;
+    progress(steps + 1, total);
+    let mut loss = cache.loss(&out.index, &store, &text_root, &text, &mut |_, _| {})?;
+    if adversary == Some(Adversary::InflateClaim) {
+        loss -= loss / 10;
+    }
+    let mut roots = vec![payload, manifest];
+    roots.extend(&checkpoints);
+    if let Ok(mut o) = outputs.lock() {
+        o.keep_run(new, roots);
+    }
+    Ok(JobOutput::Trained {
+        payload,
+        manifest,
+        segments: params.segments() as u32,
+        parent_loss,
+        loss,
+        checkpoints,
+    })
 }
 
 /// Outcome of a replay that could not run: the claim does not hold together.
@@ -194,8 +435,7 @@ fn replay_claim(
     progress: Progress,
 ) -> Result<JobOutput, String> {
     let at = chain.hash_of(at)?;
-    let best = chain.best();
-    let bytes = match chain.payload(best, manifest_root) {
+    let bytes = match chain.payload(chain.best(), manifest_root) {
         Ok(b) => b,
         Err(e) => return unavailable(&format!("manifest {}: {e}", hex::encode(manifest_root))),
     };
@@ -221,15 +461,24 @@ fn replay_claim(
     if manifest.datasets.len() != datasets.len() {
         return unavailable("the manifest and the claim name different numbers of datasets");
     }
-    let mut texts = Vec::with_capacity(datasets.len());
     for (named, (id, ratio)) in manifest.datasets.iter().zip(datasets) {
         let info = chain.dataset(at, *id)?;
         if named.ratio_ppm != *ratio || named.name != info.name || named.content_root != hex::encode(info.content_root) {
             return unavailable(&format!("dataset {id} ({}) is not the manifest's {}", info.name, named.name));
         }
-        let text = chain.payload(at, &info.text)?;
-        let text = String::from_utf8(text).map_err(|_| format!("dataset {id}: text is not UTF-8"))?;
-        texts.push(Dataset::from_text(&info.name, &text).map_err(|e| e.to_string())?);
+    }
+    let texts = load_datasets(chain, at, datasets)?;
+    // The trainer publishes the challenged segments' start checkpoints once it sees the
+    // challenge, usually a block after this job was queued: wait for them.
+    let mut best = chain.best();
+    for s in segments {
+        let Some(root) = manifest.checkpoints.get(*s as usize) else { continue };
+        let Ok(root) = blyan_moe::store::parse_hash("checkpoint", root) else { continue };
+        let waited = std::time::Instant::now();
+        while chain.payload(best, &root).is_err() && waited.elapsed() < CHECKPOINT_WAIT {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            best = chain.best();
+        }
     }
     let store = ChainStore { chain, at: best };
     let replayer = match Replayer::new(&manifest, &store, &texts) {
@@ -247,6 +496,10 @@ fn replay_claim(
     let digest = blyan_primitives::merkle_root(&reproduced);
     Ok(JobOutput::Replay { outcome: ReplayOutcome::Match, digest })
 }
+
+/// Longest time a replay waits for a challenged checkpoint to appear in the content store
+/// before calling it unavailable.
+pub const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Classifies an engine error of a replay: reproduced data or weights that differ are a
 /// `Mismatch`; missing or malformed inputs are `Unavailable`.
@@ -278,16 +531,109 @@ fn audit_dataset(chain: &dyn ChainView, at: u32, id: u32) -> Result<JobOutput, S
     }))
 }
 
+/// Longest `max_new_tokens` of one generation request.
+pub const MAX_NEW_TOKENS: u32 = 2048;
+
+/// Size of the expert LRU cache of inference, bytes (an expert of the dev model is about
+/// 0.4 MB, so the whole dev model fits).
+pub const INFERENCE_CACHE_BYTES: usize = 64 << 20;
+
+/// Inference for `blyan_generate` and [`Job::Generate`] (SPEC "Inference"): the model accepted
+/// at a block, with the backbone and routers loaded per request and only the experts the
+/// router picks fetched from the content store, through one LRU cache kept across requests.
+pub struct Inference {
+    chain: Arc<dyn ChainView>,
+    cache: Mutex<Option<blyan_moe::store::ExpertCache>>,
+}
+
+impl Inference {
+    /// Inference over `chain`.
+    pub fn new(chain: Arc<dyn ChainView>) -> Arc<Self> {
+        Arc::new(Self { chain, cache: Mutex::new(None) })
+    }
+
+    /// Generates up to `max_new_tokens` bytes after `prompt` with the model accepted at `at`
+    /// (the best block when `None`), sampling at `temperature` (0 = greedy) from `seed`;
+    /// `on_byte` sees every byte as it is sampled. Returns the output and the block used.
+    ///
+    /// Errors: `max_new_tokens` above [`MAX_NEW_TOKENS`]; an empty prompt; chain reads and
+    /// payload decoding.
+    pub fn generate(
+        &self,
+        at: Option<H256>,
+        prompt: &str,
+        max_new_tokens: u32,
+        temperature: f64,
+        seed: u64,
+        on_byte: &mut dyn FnMut(u8),
+    ) -> Result<(blyan_moe::generate::GenerateOutput, H256), String> {
+        if max_new_tokens > MAX_NEW_TOKENS {
+            return Err(format!("max_new_tokens is at most {MAX_NEW_TOKENS}"));
+        }
+        if !temperature.is_finite() || temperature < 0.0 {
+            return Err("temperature must be a finite number ≥ 0".into());
+        }
+        let chain = &*self.chain;
+        let at = at.unwrap_or_else(|| chain.best());
+        let (cfg, _) = chain.latest_spec(at)?;
+        let index = accepted_index(chain, at, &cfg)?;
+        let store = ChainStore { chain, at };
+        let cache = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .unwrap_or_else(|| blyan_moe::store::ExpertCache::new(INFERENCE_CACHE_BYTES));
+        let mut generator =
+            blyan_moe::generate::Generator::with_cache(&index, &store, cache).map_err(|e| e.to_string())?;
+        let req = blyan_moe::generate::GenerateRequest {
+            prompt: prompt.to_string(),
+            max_new_tokens: max_new_tokens as usize,
+            temperature,
+            seed,
+        };
+        let out = generator.generate_streaming(&req, on_byte).map_err(|e| e.to_string());
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(generator.into_cache());
+        }
+        out.map(|o| (o, at))
+    }
+}
+
 /// Runs one job to its output.
-fn run_job(chain: &dyn ChainView, job: &Job, progress: Progress) -> Result<JobOutput, String> {
+fn run_job(service: &EngineService, chain: &dyn ChainView, job: &Job, progress: Progress) -> Result<JobOutput, String> {
     match job {
-        Job::EvaluateClaim { at, unit, candidate } => evaluate_claim(chain, *at, unit, candidate, progress),
+        Job::EvaluateClaim { at, unit, candidate } => {
+            evaluate_claim(chain, &service.losses, service.adversary, *at, unit, candidate, progress)
+        },
         Job::ReplayClaim { at, unit, candidate, manifest, datasets, segments } => {
             replay_claim(chain, *at, unit, candidate, manifest, datasets, segments, progress)
         },
         Job::AuditDataset { at, dataset } => audit_dataset(chain, *at, *dataset),
-        Job::Train { .. } | Job::Generate { .. } => {
-            Err("this job kind is not served by this node version yet (issue #4)".into())
+        Job::Train { at, unit, datasets, steps, checkpoint_every, seed } => train_unit(
+            chain,
+            &service.losses,
+            service.adversary,
+            &service.outputs,
+            *at,
+            unit,
+            datasets,
+            *steps,
+            *checkpoint_every,
+            *seed,
+            progress,
+        ),
+        Job::Generate { at, prompt, max_new_tokens, temperature_milli, seed } => {
+            let at = chain.hash_of(*at)?;
+            let prompt = String::from_utf8(prompt.clone()).map_err(|_| "the prompt is not UTF-8".to_string())?;
+            let temperature = f64::from(*temperature_milli) / 1000.0;
+            let (out, _) = service.inference.generate(Some(at), &prompt, *max_new_tokens, temperature, *seed, &mut |_| {})?;
+            let units = out
+                .units_used
+                .values()
+                .map(|h| blyan_moe::store::parse_hash("unit", h).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<Hash>, String>>()?;
+            Ok(JobOutput::Generated { text: out.text.into_bytes(), units, millis: out.elapsed_ms as u64 })
         },
     }
 }
@@ -296,17 +642,33 @@ fn run_job(chain: &dyn ChainView, job: &Job, progress: Progress) -> Result<JobOu
 pub struct EngineService {
     jobs: Mutex<HashMap<JobId, JobStatus>>,
     queue: Mutex<mpsc::Sender<(JobId, Job)>>,
-    outputs: Mutex<HashMap<Hash, Vec<u8>>>,
+    outputs: Mutex<Outputs>,
+    losses: LossCache,
+    inference: Arc<Inference>,
+    adversary: Option<Adversary>,
 }
 
 impl EngineService {
-    /// Starts the service with `threads` engine threads reading `chain`.
+    /// Starts an honest service with `threads` engine threads reading `chain` (tests).
+    #[cfg(test)]
     pub fn start(chain: Arc<dyn ChainView>, threads: usize) -> Arc<Self> {
+        Self::start_with(chain, threads, None)
+    }
+
+    /// Starts the service with `threads` engine threads reading `chain`; `adversary` makes
+    /// the engine cheat (e2e tests only; `None` on any real node).
+    pub fn start_with(chain: Arc<dyn ChainView>, threads: usize, adversary: Option<Adversary>) -> Arc<Self> {
+        if let Some(a) = adversary {
+            log::warn!(target: "blyan-engine", "ADVERSARY MODE {a:?}: this node's engine cheats (test instrument)");
+        }
         let (tx, rx) = mpsc::channel::<(JobId, Job)>();
         let service = Arc::new(Self {
             jobs: Mutex::new(HashMap::new()),
             queue: Mutex::new(tx),
-            outputs: Mutex::new(HashMap::new()),
+            outputs: Mutex::new(Outputs::default()),
+            losses: LossCache::default(),
+            inference: Inference::new(chain.clone()),
+            adversary,
         });
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
@@ -322,7 +684,7 @@ impl EngineService {
                     service.set(id, JobStatus::Running { done: 0, total: 0 });
                     log::info!(target: "blyan-engine", "job {} started: {}", hex::encode(&id[..4]), describe(&job));
                     let started = std::time::Instant::now();
-                    let result = run_job(&*chain, &job, &mut |done, total| {
+                    let result = run_job(&service, &*chain, &job, &mut |done, total| {
                         service.set(id, JobStatus::Running { done, total })
                     });
                     let took = started.elapsed().as_secs_f64();
@@ -340,6 +702,11 @@ impl EngineService {
                 .expect("spawning an engine thread");
         }
         service
+    }
+
+    /// The service's inference (shared with the `blyan_generate` RPC).
+    pub fn inference(&self) -> Arc<Inference> {
+        self.inference.clone()
     }
 
     fn set(&self, id: JobId, status: JobStatus) {
@@ -386,7 +753,7 @@ impl EngineHost for EngineService {
 
     fn output_tile(&self, root: &Hash, index: u32) -> Option<Vec<u8>> {
         let outputs = self.outputs.lock().ok()?;
-        let bytes = outputs.get(root)?;
+        let bytes = outputs.payloads.get(root)?;
         let max = blyan_primitives::MAX_TILE_BYTES;
         let start = (index as usize).checked_mul(max)?;
         (start < bytes.len()).then(|| bytes[start..(start + max).min(bytes.len())].to_vec())
@@ -398,11 +765,7 @@ mod tests {
     use super::*;
     use blyan_moe::data::PPM;
     use blyan_moe::model::init_weights;
-    use blyan_moe::optim::AdamWParams;
-    use blyan_moe::store::MemStore;
-    use blyan_moe::train::{train, TrainParams};
-    use blyan_moe::units::{encode_unit, UnitId};
-    use std::collections::BTreeSet;
+    use blyan_moe::units::encode_unit;
 
     const UNIT: &str = "layer0.expert1";
 
@@ -613,5 +976,63 @@ mod tests {
         );
         assert_eq!(s.status(&[0; 32]), JobStatus::Unknown);
         assert_eq!(s.output_tile(&[0; 32], 0), None);
+    }
+
+    /// Copies a payload the engine produced into the chain's store, tile by tile through
+    /// `output_tile`, as the trainer's worker publishes it; checks the root.
+    fn publish(service: &EngineService, c: &MemChain, root: &Hash) {
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        while let Some(tile) = service.output_tile(root, i) {
+            bytes.extend(tile);
+            i += 1;
+        }
+        assert_eq!(c.store.put(&bytes).unwrap(), *root, "output tiles rebuild the payload");
+    }
+
+    #[test]
+    fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published() {
+        let c = Arc::new(chain());
+        let service = EngineService::start(c.clone(), 1);
+        let train = Job::Train {
+            at: 0,
+            unit: UNIT.as_bytes().to_vec(),
+            datasets: honest_datasets(),
+            steps: 4,
+            checkpoint_every: 2,
+            seed: 9,
+        };
+        let JobStatus::Done(JobOutput::Trained { payload, manifest, segments, parent_loss, loss, checkpoints }) =
+            wait(&service, &service.submit(train))
+        else {
+            panic!("training failed")
+        };
+        assert_eq!(segments, 2);
+        assert_eq!(checkpoints.len(), 3, "before training and after each segment");
+        assert_ne!(parent_loss, loss, "training moved the unit");
+        assert!(service.output_tile(&[0x42; 32], 0).is_none());
+
+        // Validators measure exactly the claimed loss once the unit is published.
+        publish(&service, &c, &payload);
+        let eval = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: payload };
+        assert_eq!(
+            wait(&service, &service.submit(eval)),
+            JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss })
+        );
+        // The replay of segment 1 matches once the manifest and checkpoint 1 are published.
+        publish(&service, &c, &manifest);
+        publish(&service, &c, &checkpoints[1]);
+        let replay = Job::ReplayClaim {
+            at: 0,
+            unit: UNIT.as_bytes().to_vec(),
+            candidate: payload,
+            manifest,
+            datasets: honest_datasets(),
+            segments: vec![1],
+        };
+        let JobStatus::Done(JobOutput::Replay { outcome, .. }) = wait(&service, &service.submit(replay)) else {
+            panic!("replay failed")
+        };
+        assert_eq!(outcome, ReplayOutcome::Match);
     }
 }

@@ -7,6 +7,7 @@ mod chain;
 mod chain_spec;
 mod cli;
 mod command;
+mod corpus;
 mod engine;
 mod genesis;
 mod rpc;

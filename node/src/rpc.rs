@@ -15,6 +15,8 @@ pub struct FullDeps<C, P> {
     pub client: Arc<C>,
     /// The transaction pool.
     pub pool: Arc<P>,
+    /// Inference for `blyan_generate`.
+    pub inference: Arc<crate::engine::Inference>,
 }
 
 /// Builds the RPC extensions: one `RpcModule` per API, merged.
@@ -39,7 +41,7 @@ where
     use substrate_frame_rpc_system::{System, SystemApiServer};
 
     let mut module = RpcModule::new(());
-    let FullDeps { client, pool } = deps;
+    let FullDeps { client, pool, inference } = deps;
 
     // `system_accountNextIndex`, `system_dryRun`.
     module.merge(System::new(client.clone(), pool).into_rpc())?;
@@ -48,8 +50,8 @@ where
     module.merge(TransactionPayment::new(client).into_rpc())?;
 
     // `blyan_payload`, `blyan_manifest`, `blyan_acceptedBlock`, `blyan_topologicalOrder`,
-    // `blyan_approvedDatasets` (docs/rpc.md).
-    module.merge(crate::blyan_rpc::Blyan::new(blyan_client).into_rpc())?;
+    // `blyan_approvedDatasets`, `blyan_generate`, `blyan_subscribeGenerate` (docs/rpc.md).
+    module.merge(crate::blyan_rpc::Blyan::new(blyan_client, inference).into_rpc())?;
 
     Ok(module)
 }

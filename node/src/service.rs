@@ -146,14 +146,25 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
     })
 }
 
+/// What the node's off-chain workers may do.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerOptions {
+    /// Native engine threads (`--engine-threads`).
+    pub engine_threads: usize,
+    /// Whether the trainer worker runs (not `--no-trainer`).
+    pub trainer: bool,
+    /// `--adversary` (e2e tests only).
+    pub adversary: Option<crate::engine::Adversary>,
+}
+
 /// Builds and starts the full node: network, off-chain workers (with the engine service on
-/// `engine_threads` native threads), RPC, and, on authorities, Aura authoring and the GRANDPA
-/// voter.
+/// `workers.engine_threads` native threads, the trainer on unless `workers.trainer` is
+/// false), RPC, and, on authorities, Aura authoring and the GRANDPA voter.
 pub fn new_full<
     N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
     config: Configuration,
-    engine_threads: usize,
+    workers: WorkerOptions,
 ) -> Result<TaskManager, ServiceError> {
     let sc_service::PartialComponents {
         client,
@@ -165,6 +176,14 @@ pub fn new_full<
         transaction_pool,
         other: (block_import, grandpa_link, mut telemetry),
     } = new_partial(&config)?;
+
+    // Blyan addresses (SS58 prefix 4242, unregistered) in RPC parameters, such as
+    // `system_accountNextIndex` from polkadot.js, parse only with the prefix as the process
+    // default. Set only now, after the genesis state was built: the runtime's genesis builder
+    // parses the chain spec's addresses with the standard prefix.
+    sp_core::crypto::set_default_ss58_version(sp_core::crypto::Ss58AddressFormat::custom(
+        blyan_runtime::SS58_PREFIX,
+    ));
 
     let mut net_config = sc_network::config::FullNetworkConfiguration::<
         Block,
@@ -222,13 +241,33 @@ pub fn new_full<
             .map_err(|e| ServiceError::Other(format!("inserting the Blyan worker key: {e}")))?;
     }
 
+    // Inference for `blyan_generate`; the engine service shares it when it runs.
+    let mut inference = None;
     if config.offchain_worker.enabled {
+        // The trainer worker reads its switch from the off-chain database
+        // (pallet_trainer::ENABLED_KEY, persistent storage); written at every start.
+        if let Some(mut db) = backend.offchain_storage() {
+            use codec::Encode;
+            use sp_core::offchain::OffchainStorage;
+            db.set(
+                sp_core::offchain::STORAGE_PREFIX,
+                pallet_trainer::ENABLED_KEY,
+                &workers.trainer.encode(),
+            );
+        }
+        log::info!(
+            "Blyan workers: engine on {} thread(s), trainer {}",
+            workers.engine_threads,
+            if workers.trainer { "on (--no-trainer switches it off)" } else { "off" }
+        );
         // The engine answers `blyan_engine` host calls of off-chain workers only: the
         // extension is handed to them and to nothing else (block import never sees it).
-        let engine = crate::engine::EngineService::start(
+        let engine = crate::engine::EngineService::start_with(
             Arc::new(crate::chain::ChainReader::new(client.clone())),
-            engine_threads,
+            workers.engine_threads,
+            workers.adversary,
         );
+        inference = Some(engine.inference());
         let offchain_workers =
             sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
                 runtime_api_provider: client.clone(),
@@ -263,11 +302,15 @@ pub fn new_full<
     let rpc_extensions_builder = {
         let client = client.clone();
         let pool = transaction_pool.clone();
+        let inference = inference.unwrap_or_else(|| {
+            crate::engine::Inference::new(Arc::new(crate::chain::ChainReader::new(client.clone())))
+        });
 
         Box::new(move |_| {
             let deps = crate::rpc::FullDeps {
                 client: client.clone(),
                 pool: pool.clone(),
+                inference: inference.clone(),
             };
             crate::rpc::create_full(deps).map_err(Into::into)
         })

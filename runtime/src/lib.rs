@@ -21,7 +21,7 @@
 //! | 4     | `Balances`            | BLY                                    |
 //! | 5     | `TransactionPayment`  |                                        |
 //! | 6     | `Sudo`                |                                        |
-//! | 10–14 | Blyan                 | ContentStore, ModelSpec, ParamDag, Dataset, Pol |
+//! | 10–15 | Blyan                 | ContentStore, ModelSpec, ParamDag, Dataset, Pol, Trainer (worker only) |
 //!
 //! Pallet indices are part of every encoded call, so they never change once a chain runs.
 //!
@@ -260,4 +260,7 @@ mod runtime {
 
     #[runtime::pallet_index(14)]
     pub type Pol = pallet_pol;
+
+    #[runtime::pallet_index(15)]
+    pub type Trainer = pallet_trainer;
 }

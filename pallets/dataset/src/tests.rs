@@ -1082,7 +1082,8 @@ mod worker {
         ext.execute_with(|| {
             assert_ok!(submit(7, 1));
             *engine.done.lock().unwrap() = Some(PII_HEAVY);
-            run_worker();
+            run_worker(); // queues the audit
+            run_worker(); // reports it
             let (signer, call) = take_calls(&pool).pop().expect("a report");
             apply(signer, call);
             assert_eq!(stage(0), Stage::Rejected(RejectReason::AutoAudit(AuditFailure::PiiAboveLimit)));
@@ -1107,7 +1108,8 @@ mod worker {
                 0,
             ));
             *engine.done.lock().unwrap() = Some(CLEAN);
-            run_worker();
+            run_worker(); // queues the audit
+            run_worker(); // reports it
             let (signer, call) = take_calls(&pool).pop().expect("a report");
             assert!(matches!(
                 call,
@@ -1124,7 +1126,8 @@ mod worker {
         ext.execute_with(|| {
             assert_ok!(submit(7, 1));
             *engine.done.lock().unwrap() = Some(CLEAN);
-            run_worker();
+            run_worker(); // queues the audit
+            run_worker(); // reports it
             assert_eq!(take_calls(&pool).len(), 1);
             run_to_block(1 + u64::from(RESEND_AFTER) - 1);
             run_worker();

@@ -565,6 +565,26 @@ impl<T: Config> Pallet<T> {
 		)
 	}
 
+	/// The smallest PoW nonce for the child of `parent` with payload `payload_hash` by `miner`
+	/// (the block [`Self::do_propose_child`] would add): `blyan_primitives::solve_pow` over
+	/// its header. `None` when the parent or the payload is unknown. Expected work:
+	/// `2^PowDifficulty` blake3 hashes, so this is for off-chain workers and benchmarks.
+	pub fn child_nonce(miner: &T::AccountId, parent: &Hash, payload_hash: &Hash) -> Option<u64> {
+		let p = Blocks::<T>::get(parent)?;
+		let size = T::Content::payload_len(payload_hash)?;
+		let header = Self::header_without_nonce(
+			p.spec,
+			&p.expert_name,
+			p.layer_id,
+			p.block_type,
+			&[*parent],
+			payload_hash,
+			size,
+			miner,
+		);
+		Some(blyan_primitives::solve_pow(&header, T::PowDifficulty::get()))
+	}
+
 	/// The unit name of a block, if it exists.
 	pub fn name_of(id: &Hash) -> Option<Vec<u8>> {
 		Blocks::<T>::get(id).map(|b| b.expert_name.into_inner())

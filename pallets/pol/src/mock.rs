@@ -184,6 +184,9 @@ impl ParamDag<u64> for MockDag {
 		set_status(block, Status::Rejected);
 		Ok(())
 	}
+	fn solve_child_nonce(_miner: &u64, parent: &Hash, payload: &Hash) -> Option<u64> {
+		(dag_block(parent).is_some() && Payloads::get().contains(payload)).then_some(0)
+	}
 }
 
 pub struct MockDatasets;

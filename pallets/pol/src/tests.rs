@@ -675,7 +675,8 @@ mod worker {
 			assert!(take_reports(&pool).is_empty(), "nothing to report while the jobs run");
 
 			engine.set(Mode::Done);
-			run_worker();
+			run_worker(); // queues the jobs
+			run_worker(); // reports
 			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())]);
 			assert_eq!(engine.jobs().len(), 2, "jobs are not queued twice");
 
@@ -690,7 +691,8 @@ mod worker {
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
 			engine.set(Mode::Done);
-			run_worker();
+			run_worker(); // queues the jobs
+			run_worker(); // reports
 			let sent = take_reports(&pool);
 			assert_eq!(sent, vec![(10, id, engine_report()), (11, id, engine_report())]);
 			// Only validator 10's report lands.
@@ -710,14 +712,16 @@ mod worker {
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
 			engine.set(Mode::Done);
-			run_worker();
+			run_worker(); // queues the jobs
+			run_worker(); // reports
 			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())], "99 is no validator");
 		});
 		let Harness { mut ext, pool, engine } = harness(&[99], true);
 		ext.execute_with(|| {
 			challenged(TRAINER, 1, GOOD_LOSS);
 			engine.set(Mode::Done);
-			run_worker();
+			run_worker(); // queues the jobs
+			run_worker(); // reports
 			assert!(engine.jobs().is_empty(), "a non-validator queues no work");
 			assert!(take_reports(&pool).is_empty());
 		});
@@ -765,7 +769,8 @@ mod worker {
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
 			engine.set(Mode::Done);
-			run_worker();
+			run_worker(); // queues the jobs
+			run_worker(); // reports
 			let sent = take_reports(&pool);
 			assert_eq!(sent, vec![(12, id, engine_report())]);
 			// Two other validators decide the claim before 12's report lands.

@@ -263,6 +263,10 @@ pub trait ParamDag<AccountId> {
 	fn accept(block: &Hash) -> Result<(), DispatchError>;
 	/// Rejects a proposed block.
 	fn reject(block: &Hash) -> Result<(), DispatchError>;
+	/// A PoW nonce that makes the child of `parent` with `payload_root` by `miner` valid
+	/// (for trainers' off-chain workers; `None` when the parent or payload is unknown or no
+	/// nonce was found within the search bound).
+	fn solve_child_nonce(miner: &AccountId, parent: &Hash, payload_root: &Hash) -> Option<u64>;
 }
 
 /// Approved datasets as this pallet uses them (implemented by the runtime over

@@ -1,0 +1,114 @@
+// The main job's driver (scripts/learn.sh): turns every Debian `fortunes` topic into a Chain D
+// dataset on a running dev chain, votes the audited ones through, then follows the chain's
+// own workers as they train, evaluate and accept expert updates.
+//
+//   node learn.js --ws ws://127.0.0.1:9944 --datasets DIR --out DIR [--accepted N] [--minutes M]
+//
+// DIR holds `datasets.json` and the topic texts written by `blyan-node export-corpus`.
+// Bob creates the datasets (and earns their PoDL rewards); Alice, the dev chain's only
+// validator and voter, votes. Writes OUT/learning.csv (validation nats/byte of every accepted
+// version, genesis first) and OUT/generate.json (a `blyan_generate` answer), and exits 0 once
+// N updates (default 1) are accepted, or 1 after M minutes (default 15).
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { blyanRpc } from './tests/rpc-defs.js';
+import { sender, submitDatasets, approveDatasets } from './datasets.js';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const ws = args.ws ?? 'ws://127.0.0.1:9944';
+const dir = args.datasets;
+const out = args.out ?? '.';
+const wanted = Number(args.accepted ?? 1);
+const minutes = Number(args.minutes ?? 15);
+if (!dir) { console.error('usage: node learn.js --datasets DIR [--ws URL] [--out DIR] [--accepted N] [--minutes M]'); process.exit(2); }
+mkdirSync(out, { recursive: true });
+
+const started = Date.now();
+const t = () => `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]`;
+const log = (...m) => console.log(t(), ...m);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const NATS = 1e9;
+
+await cryptoWaitReady();
+// The provider reconnects until the node's RPC is up.
+const api = await ApiPromise.create({ provider: new WsProvider(ws), rpc: blyanRpc, noInitWarn: true });
+const keyring = new Keyring({ type: 'sr25519' });
+const alice = keyring.addFromUri('//Alice');
+// Dataset creators: a newbie may submit 20 datasets a day (seed §12.3), so the 43 topics are
+// spread over four dev accounts.
+const creators = ['//Bob', '//Charlie', '//Dave', '//Eve'].map((uri) => keyring.addFromUri(uri));
+
+const send = sender(api, log);
+
+// 1. Datasets: publish each topic's text, then submit it (creators in turn).
+const list = JSON.parse(readFileSync(join(dir, 'datasets.json'), 'utf8')).datasets;
+log(`publishing ${list.length} topics of Debian's fortunes as datasets`);
+const ids = await submitDatasets(api, send, dir, list, creators);
+log(`${ids.length} datasets submitted`);
+if (ids.length === 0) { log('no dataset was accepted'); process.exit(1); }
+
+// 2. The validator's worker audits them; Alice votes on those that pass.
+try {
+  const stages = await approveDatasets(api, send, ids, alice, started + minutes * 60_000, log);
+  for (let i = 0; i < ids.length; i++) if (stages[i].isRejected) log(`  dataset ${ids[i]} rejected: ${stages[i].asRejected.toString()}`);
+} catch (e) {
+  log(e.message);
+  process.exit(1);
+}
+
+// 3. Follow the trainer's claims and the validators' decisions.
+const versions = [];
+const reports = new Map();
+let accepted = 0;
+const csv = () => writeFileSync(join(out, 'learning.csv'),
+  'version,block,unit,nats_per_byte\n' + versions.map((v, i) => `${i},${v.block},${v.unit},${(v.loss / NATS).toFixed(9)}`).join('\n') + '\n');
+log('datasets approved; the trainer worker trains, validators evaluate (events follow)');
+await new Promise((resolve) => {
+  api.query.system.events(async (events) => {
+    const block = (await api.rpc.chain.getHeader()).number.toNumber();
+    for (const { event: e } of events) {
+      if (e.section !== 'pol') continue;
+      const d = e.data;
+      if (e.method === 'ClaimSubmitted') log(`#${block} claim ${d[0]} submitted by ${d[1].toString().slice(0, 8)}…, bond ${d[3].toBigInt() / 10n ** 12n} BLY`);
+      if (e.method === 'ChallengeDrawn') log(`#${block} claim ${d[0]}: replay challenge on segments [${d[1].map((x) => x.toNumber())}]`);
+      if (e.method === 'ReportSubmitted') {
+        const r = d[2];
+        reports.set(d[0].toNumber(), r);
+        log(`#${block} claim ${d[0]}: validator reports parent ${(r.parentLoss.toNumber() / NATS).toFixed(4)} -> candidate ${(r.candidateLoss.toNumber() / NATS).toFixed(4)} nats/byte, replay ${r.replay}`);
+      }
+      if (e.method === 'ClaimRejected') log(`#${block} claim ${d[0]} rejected: ${d[2].toString()}, ${d[3].toBigInt() / 10n ** 12n} BLY slashed`);
+      if (e.method === 'ClaimAccepted') {
+        const id = d[0].toNumber();
+        const claim = (await api.query.pol.claims(id)).unwrap();
+        const r = reports.get(id);
+        if (versions.length === 0 && r) versions.push({ block: 0, unit: 'genesis', loss: r.parentLoss.toNumber() });
+        if (r) versions.push({ block, unit: new TextDecoder().decode(claim.unit.toU8a(true)), loss: r.candidateLoss.toNumber() });
+        accepted++;
+        csv();
+        log(`#${block} claim ${id} ACCEPTED (median improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
+        if (accepted >= wanted) resolve();
+      }
+    }
+  });
+  setInterval(() => {
+    if (Date.now() - started > minutes * 60_000) { log(`timed out with ${accepted} accepted update(s)`); process.exit(1); }
+  }, 5000);
+});
+
+// 4. The accepted model answers.
+const first_ = versions[0]?.loss;
+const last = versions.at(-1)?.loss;
+log(`validation nats/byte: genesis ${(first_ / NATS).toFixed(4)} -> now ${(last / NATS).toFixed(4)}`);
+if (!(last < first_)) { log('the accepted model is not below genesis'); process.exit(1); }
+if (api.rpc.blyan.generate) {
+  const answer = await api.rpc.blyan.generate('The ', 120, 0.8, 7);
+  writeFileSync(join(out, 'generate.json'), JSON.stringify(answer.toJSON(), null, 2));
+  log(`blyan_generate: ${JSON.stringify(answer.toJSON().text ?? answer.toJSON())}`);
+}
+await api.disconnect();
+process.exit(0);

@@ -1,0 +1,132 @@
+//! # Trainer pallet (an off-chain worker)
+//!
+//! The trainer role of SPEC "Proof-of-Learning": a node whose keystore holds a Blyan worker
+//! key (`pallet_pol::crypto`, key type `blyn`) trains expert updates on the node's native
+//! engine, publishes them in the content store and claims the improvement through
+//! `pallet_pol::Call::submit_claim`. The pallet has no storage, calls or events of its own;
+//! everything it does on chain goes through signed extrinsics of pallet-content-store and
+//! pallet-pol, which emit their own events.
+//!
+//! ## One training cycle ([`worker`])
+//!
+//! 1. **Pick.** The next expert unit in round-robin order ([`Config::Units`], seed §8) and
+//!    every approved training dataset, mixed by tier weight (Gold 1.0, Silver 0.7,
+//!    Experimental 0.3; SPEC "Chain D") as parts per million ([`mixing_ratios`]).
+//! 2. **Train.** `Job::Train` on the engine (`blyan_engine` host functions): [`Config::Steps`]
+//!    AdamW steps from the unit's accepted block, a checkpoint every
+//!    [`Config::CheckpointEvery`] steps, then the parent's and the result's validation
+//!    nats per byte. A result that does not beat the parent by the PoL threshold δ
+//!    (`pallet_pol::Config::MinImprovement`) is dropped without claiming: the bond would be
+//!    slashed.
+//! 3. **Publish** the unit's payload and its PoDL manifest (tiles, then the manifest commit).
+//! 4. **Claim** once both are committed: `submit_claim` with the parent block, payload and
+//!    manifest roots, datasets, segment count, the engine's loss, the DAG PoW nonce and the
+//!    smallest bond (`pallet_pol::Config::MinBond`).
+//! 5. **Answer the challenge.** When the claim's replay challenge is drawn, publish the start
+//!    checkpoint of each challenged segment, which the validators' replays need. Checkpoints
+//!    are published only then: the others never reach the chain.
+//! 6. When the claim is decided, start over with the next unit.
+//!
+//! The node switches the trainer on or off by writing [`ENABLED_KEY`] into the off-chain
+//! database at start-up (`blyan-node --no-trainer` writes `false`; without the key the
+//! trainer stays off).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(test)]
+mod tests;
+pub mod worker;
+
+use alloc::vec::Vec;
+use blyan_primitives::DatasetId;
+
+/// Off-chain database key (persistent storage) whose SCALE `bool` switches the trainer on.
+pub const ENABLED_KEY: &[u8] = b"blyan/trainer/enabled";
+
+/// Datasets the trainer may train on (implemented by the runtime over pallet-dataset).
+pub trait TrainingData {
+	/// Approved datasets other than the current spec's validation set, with their mixing
+	/// weight in per mille (Gold 1000, Silver 700, Experimental 300), by ascending id.
+	fn approved() -> Vec<(DatasetId, u32)>;
+}
+
+/// The units the trainer updates (implemented by the runtime over the latest model spec).
+pub trait TrainableUnits {
+	/// Names of the expert units of the current model (`layer{l}.expert{e}`), in round-robin
+	/// order.
+	fn experts() -> Vec<Vec<u8>>;
+}
+
+/// Mixing ratios in parts per million for datasets with the given weights (per mille),
+/// proportional to the weights; the rounding remainder goes to the first dataset so the
+/// ratios sum to exactly 1 000 000 (`pallet_pol::PPM`). Datasets whose share rounds to zero
+/// are left out. Empty when there is nothing to mix.
+pub fn mixing_ratios(weights: &[(DatasetId, u32)]) -> Vec<(DatasetId, u32)> {
+	let ppm = u64::from(pallet_pol::PPM);
+	let total: u64 = weights.iter().map(|(_, w)| u64::from(*w)).sum();
+	if total == 0 {
+		return Vec::new();
+	}
+	let mut out: Vec<(DatasetId, u32)> = weights
+		.iter()
+		.map(|(id, w)| (*id, (u64::from(*w) * ppm / total) as u32))
+		.filter(|(_, r)| *r > 0)
+		.collect();
+	let sum: u64 = out.iter().map(|(_, r)| u64::from(*r)).sum();
+	if let Some(first) = out.first_mut() {
+		first.1 = first.1.saturating_add(ppm.saturating_sub(sum) as u32);
+	}
+	out
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::*;
+
+	#[pallet::config]
+	pub trait Config:
+		frame_system::Config
+		+ pallet_pol::Config
+		+ pallet_content_store::Config
+		+ frame_system::offchain::CreateSignedTransaction<pallet_pol::Call<Self>>
+		+ frame_system::offchain::CreateSignedTransaction<pallet_content_store::Call<Self>>
+	{
+		/// Datasets to train on, with tier weights.
+		type Data: TrainingData;
+
+		/// Units to train, round-robin.
+		type Units: TrainableUnits;
+
+		/// AdamW steps per training job.
+		#[pallet::constant]
+		type Steps: Get<u32>;
+
+		/// Steps per training segment (K): the claim has `⌈Steps / K⌉` segments, and a
+		/// validator's replay of r segments costs `r · K` steps.
+		#[pallet::constant]
+		type CheckpointEvery: Get<u32>;
+	}
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// The trainer's worker ([`worker`]).
+		fn offchain_worker(n: BlockNumberFor<T>) {
+			worker::run::<T>(n);
+		}
+
+		fn integrity_test() {
+			assert!(T::Steps::get() > 0, "Steps must be positive");
+			assert!(T::CheckpointEvery::get() > 0, "CheckpointEvery must be positive");
+		}
+	}
+}
