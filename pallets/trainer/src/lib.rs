@@ -38,6 +38,9 @@ extern crate alloc;
 
 pub use pallet::*;
 
+// The mock leaves out pallet-pol's benchmark helper.
+#[cfg(all(test, not(feature = "runtime-benchmarks")))]
+mod mock;
 #[cfg(test)]
 mod tests;
 pub mod worker;
