@@ -48,6 +48,40 @@ test('genesis holds the engine model: spec 0, accepted units, payloads served by
   await assert.rejects(api.rpc.blyan.payload('0x' + '11'.repeat(32)), /4004|no payload/);
 });
 
+// Before the tests below accept made-up payloads into the model.
+test('blyan_generate answers from the accepted model, deterministically per seed, and streams tokens', async () => {
+  const a = (await api.rpc.blyan.generate('The ', 24, 0.8, 7)).toJSON();
+  const b = (await api.rpc.blyan.generate('The ', 24, 0.8, 7)).toJSON();
+  assert.equal(a.tokens, 24);
+  assert.equal(a.text, b.text, 'same seed, same text');
+  assert.ok(a.units.backbone && a.units['layer0.router'], JSON.stringify(a.units));
+  const experts = Object.keys(a.units).filter((u) => u.includes('expert'));
+  assert.ok(experts.length >= 2 && experts.length <= 32, experts.join(','));
+  for (const [unit, hash] of Object.entries(a.units)) {
+    const block = (await api.query.paramDag.blocks((await api.rpc.blyan.acceptedBlock(unit)).unwrap())).unwrap();
+    assert.equal('0x' + hash, u8aToHex(block.payloadHash), `${unit} is the accepted payload`);
+  }
+  assert.ok(a.elapsedMs > 0);
+  const greedy = (await api.rpc.blyan.generate('The ', 8, 0, 1)).toJSON();
+  assert.equal(greedy.tokens, 8);
+  await assert.rejects(api.rpc.blyan.generate('The ', 5000, 0.8, 1), /at most 2048/);
+  await assert.rejects(api.rpc.blyan.generate('', 5, 0.8, 1), /empty/);
+
+  // The subscription streams one message per byte, then the result.
+  const provider = api._rpcCore.provider;
+  const streamed = await new Promise((resolve, reject) => {
+    const tokens = [];
+    provider.subscribe('blyan_generated', 'blyan_subscribeGenerate', ['The ', 24, 0.8, 7], (err, msg) => {
+      if (err) return reject(err);
+      if (msg.token !== undefined) tokens.push(msg.token);
+      else if (msg.done) resolve({ tokens, done: msg.done });
+      else reject(new Error(JSON.stringify(msg)));
+    }).catch(reject);
+  });
+  assert.equal(streamed.tokens.length, 24);
+  assert.equal(streamed.done.text, a.text);
+});
+
 test('contentStore: publish a tile, reject a duplicate, commit a manifest, reject a wrong root', async () => {
   const bytes = new TextEncoder().encode('Blyan e2e tile: ' + Date.now());
   const hash = blake3(bytes);
@@ -205,35 +239,3 @@ test('pol: bad claims fail; a claim is challenged, reported by the validator and
   assert.equal(twice.dispatchError?.name, 'DuplicateReport');
 });
 
-test('blyan_generate answers from the accepted model, deterministically per seed, and streams tokens', async () => {
-  const a = (await api.rpc.blyan.generate('The ', 24, 0.8, 7)).toJSON();
-  const b = (await api.rpc.blyan.generate('The ', 24, 0.8, 7)).toJSON();
-  assert.equal(a.tokens, 24);
-  assert.equal(a.text, b.text, 'same seed, same text');
-  assert.ok(a.units.backbone && a.units['layer0.router'], JSON.stringify(a.units));
-  const experts = Object.keys(a.units).filter((u) => u.includes('expert'));
-  assert.ok(experts.length >= 2 && experts.length <= 32, experts.join(','));
-  for (const [unit, hash] of Object.entries(a.units)) {
-    const block = (await api.query.paramDag.blocks((await api.rpc.blyan.acceptedBlock(unit)).unwrap())).unwrap();
-    assert.equal('0x' + hash, u8aToHex(block.payloadHash), `${unit} is the accepted payload`);
-  }
-  assert.ok(a.elapsedMs > 0);
-  const greedy = (await api.rpc.blyan.generate('The ', 8, 0, 1)).toJSON();
-  assert.equal(greedy.tokens, 8);
-  await assert.rejects(api.rpc.blyan.generate('The ', 5000, 0.8, 1), /at most 2048/);
-  await assert.rejects(api.rpc.blyan.generate('', 5, 0.8, 1), /empty/);
-
-  // The subscription streams one message per byte, then the result.
-  const provider = api._rpcCore.provider;
-  const streamed = await new Promise((resolve, reject) => {
-    const tokens = [];
-    provider.subscribe('blyan_generated', 'blyan_subscribeGenerate', ['The ', 24, 0.8, 7], (err, msg) => {
-      if (err) return reject(err);
-      if (msg.token !== undefined) tokens.push(msg.token);
-      else if (msg.done) resolve({ tokens, done: msg.done });
-      else reject(new Error(JSON.stringify(msg)));
-    }).catch(reject);
-  });
-  assert.equal(streamed.tokens.length, 24);
-  assert.equal(streamed.done.text, a.text);
-});

@@ -12,7 +12,7 @@ export const blyanRpc = {
     approvedDatasets: { description: 'Approved datasets with tiers', params: [], type: 'Vec<(u32, u8)>' },
     generate: {
       description: 'Text from the accepted model: text, units used, timings',
-      params: [{ name: 'prompt', type: 'Text' }, { name: 'maxNewTokens', type: 'u32' }, { name: 'temperature', type: 'Json' }, { name: 'seed', type: 'u64' }],
+      params: [{ name: 'prompt', type: 'Text' }, { name: 'maxNewTokens', type: 'u32' }, { name: 'temperature', type: 'f64' }, { name: 'seed', type: 'u64' }],
       type: 'Json',
     },
   },
