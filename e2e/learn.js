@@ -31,7 +31,6 @@ mkdirSync(out, { recursive: true });
 const started = Date.now();
 const t = () => `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]`;
 const log = (...m) => console.log(t(), ...m);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const NATS = 1e9;
 
 await cryptoWaitReady();
@@ -101,14 +100,12 @@ await new Promise((resolve) => {
 });
 
 // 4. The accepted model answers.
-const first_ = versions[0]?.loss;
+const genesis = versions[0]?.loss;
 const last = versions.at(-1)?.loss;
-log(`validation nats/byte: genesis ${(first_ / NATS).toFixed(4)} -> now ${(last / NATS).toFixed(4)}`);
-if (!(last < first_)) { log('the accepted model is not below genesis'); process.exit(1); }
-if (api.rpc.blyan.generate) {
-  const answer = await api.rpc.blyan.generate('The ', 120, 0.8, 7);
-  writeFileSync(join(out, 'generate.json'), JSON.stringify(answer.toJSON(), null, 2));
-  log(`blyan_generate: ${JSON.stringify(answer.toJSON().text ?? answer.toJSON())}`);
-}
+log(`validation nats/byte: genesis ${(genesis / NATS).toFixed(4)} -> now ${(last / NATS).toFixed(4)}`);
+if (!(last < genesis)) { log('the accepted model is not below genesis'); process.exit(1); }
+const answer = (await api.rpc.blyan.generate('The ', 120, 0.8, 7)).toJSON();
+writeFileSync(join(out, 'generate.json'), JSON.stringify(answer, null, 2));
+log(`blyan_generate (${answer.tokens} bytes, ${answer.expertLoads} expert loads, ${answer.elapsedMs.toFixed(0)} ms): ${JSON.stringify(answer.text)}`);
 await api.disconnect();
 process.exit(0);
