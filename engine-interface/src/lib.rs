@@ -279,12 +279,18 @@ pub type HostFunctions = (blyan_engine::HostFunctions,);
 pub trait BlyanEngine {
 	/// Queues `job` on the node's engine pool (idempotent). Returns its id, or `None`
 	/// without an engine.
-	fn submit(&mut self, job: PassFatPointerAndDecode<Job>) -> AllocateAndReturnByCodec<Option<JobId>> {
+	fn submit(
+		&mut self,
+		job: PassFatPointerAndDecode<Job>,
+	) -> AllocateAndReturnByCodec<Option<JobId>> {
 		self.extension::<EngineExt>().map(|ext| ext.0.submit(job))
 	}
 
 	/// Status of a job; [`JobStatus::Unavailable`] without an engine.
-	fn status(&mut self, id: PassPointerAndReadCopy<JobId, 32>) -> AllocateAndReturnByCodec<JobStatus> {
+	fn status(
+		&mut self,
+		id: PassPointerAndReadCopy<JobId, 32>,
+	) -> AllocateAndReturnByCodec<JobStatus> {
 		match self.extension::<EngineExt>() {
 			Some(ext) => ext.0.status(&id),
 			None => JobStatus::Unavailable,
@@ -305,7 +311,10 @@ pub trait BlyanEngine {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use std::{collections::BTreeMap, sync::{Arc, Mutex}};
+	use std::{
+		collections::BTreeMap,
+		sync::{Arc, Mutex},
+	};
 
 	/// A host that finishes every job at once with fixed losses and keeps one tile.
 	#[derive(Default)]
@@ -321,7 +330,9 @@ mod tests {
 		}
 		fn status(&self, id: &JobId) -> JobStatus {
 			match self.jobs.lock().unwrap().get(id) {
-				Some(Job::EvaluateClaim { .. }) => JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 }),
+				Some(Job::EvaluateClaim { .. }) => {
+					JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
+				},
 				Some(_) => JobStatus::Queued,
 				None => JobStatus::Unknown,
 			}
@@ -391,8 +402,16 @@ mod tests {
 	#[test]
 	fn job_ids_differ_by_every_field() {
 		let a = job_id(&eval_job());
-		let b = job_id(&Job::EvaluateClaim { at: 8, unit: b"layer0.expert1".to_vec(), candidate: [9; 32] });
-		let c = job_id(&Job::EvaluateClaim { at: 7, unit: b"layer0.expert2".to_vec(), candidate: [9; 32] });
+		let b = job_id(&Job::EvaluateClaim {
+			at: 8,
+			unit: b"layer0.expert1".to_vec(),
+			candidate: [9; 32],
+		});
+		let c = job_id(&Job::EvaluateClaim {
+			at: 7,
+			unit: b"layer0.expert2".to_vec(),
+			candidate: [9; 32],
+		});
 		assert!(a != b && a != c && b != c);
 	}
 }

@@ -24,186 +24,201 @@ pub const MAX_SAMPLE_CHARS: usize = 2048;
 /// Words whose presence marks a sample as toxic for the L0 filter (lower-case, whole words).
 /// Deliberately short: it flags slurs and explicit abuse, not topics.
 pub const TOXIC_WORDS: &[&str] = &[
-    "fuck", "fucking", "motherfucker", "cunt", "nigger", "faggot", "retard", "whore", "slut", "kill yourself",
+	"fuck",
+	"fucking",
+	"motherfucker",
+	"cunt",
+	"nigger",
+	"faggot",
+	"retard",
+	"whore",
+	"slut",
+	"kill yourself",
 ];
 
 /// English function words; a sample with at least one of them (and mostly ASCII letters) counts
 /// as English.
-const ENGLISH_WORDS: &[&str] = &["the", "and", "of", "to", "a", "is", "in", "you", "it", "that", "i", "for", "be", "not"];
+const ENGLISH_WORDS: &[&str] =
+	&["the", "and", "of", "to", "a", "is", "in", "you", "it", "that", "i", "for", "be", "not"];
 
 /// The audit of one dataset, per mille of its samples (rounded down).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct AuditReport {
-    /// Samples containing a toxic keyword.
-    pub toxicity_permille: u16,
-    /// Samples equal to an earlier sample (same [`sample_hash`]).
-    pub duplicate_permille: u16,
-    /// Samples with an e-mail address, a phone number or a US SSN.
-    pub pii_permille: u16,
-    /// Samples that look English.
-    pub english_permille: u16,
-    /// Samples shorter than [`MIN_SAMPLE_CHARS`] or longer than [`MAX_SAMPLE_CHARS`].
-    pub out_of_range_permille: u16,
-    /// Number of samples audited.
-    pub samples: u64,
+	/// Samples containing a toxic keyword.
+	pub toxicity_permille: u16,
+	/// Samples equal to an earlier sample (same [`sample_hash`]).
+	pub duplicate_permille: u16,
+	/// Samples with an e-mail address, a phone number or a US SSN.
+	pub pii_permille: u16,
+	/// Samples that look English.
+	pub english_permille: u16,
+	/// Samples shorter than [`MIN_SAMPLE_CHARS`] or longer than [`MAX_SAMPLE_CHARS`].
+	pub out_of_range_permille: u16,
+	/// Number of samples audited.
+	pub samples: u64,
 }
 
 fn pii_patterns() -> &'static [Regex; 3] {
-    static P: OnceLock<[Regex; 3]> = OnceLock::new();
-    P.get_or_init(|| {
-        [
-            // e-mail
-            Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid regex"),
-            // US SSN
-            Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("valid regex"),
-            // phone: optional country code, then 3-3-4 digits with separators or 10 digits
-            Regex::new(r"(?:\+\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b").expect("valid regex"),
-        ]
-    })
+	static P: OnceLock<[Regex; 3]> = OnceLock::new();
+	P.get_or_init(|| {
+		[
+			// e-mail
+			Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid regex"),
+			// US SSN
+			Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").expect("valid regex"),
+			// phone: optional country code, then 3-3-4 digits with separators or 10 digits
+			Regex::new(r"(?:\+\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b")
+				.expect("valid regex"),
+		]
+	})
 }
 
 fn words(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(|w| w.to_lowercase())
+	s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+		.filter(|w| !w.is_empty())
+		.map(|w| w.to_lowercase())
 }
 
 /// Whether a sample contains a toxic keyword (whole words; multi-word entries as substrings).
 pub fn is_toxic(sample: &str) -> bool {
-    let lower = sample.to_lowercase();
-    let ws: HashSet<String> = words(sample).collect();
-    TOXIC_WORDS.iter().any(|t| if t.contains(' ') { lower.contains(t) } else { ws.contains(*t) })
+	let lower = sample.to_lowercase();
+	let ws: HashSet<String> = words(sample).collect();
+	TOXIC_WORDS
+		.iter()
+		.any(|t| if t.contains(' ') { lower.contains(t) } else { ws.contains(*t) })
 }
 
 /// Whether a sample contains personal data (e-mail, SSN, phone).
 pub fn has_pii(sample: &str) -> bool {
-    pii_patterns().iter().any(|r| r.is_match(sample))
+	pii_patterns().iter().any(|r| r.is_match(sample))
 }
 
 /// Whether a sample looks English: at least 90 % of its letters are ASCII and it has an
 /// English function word.
 pub fn is_english(sample: &str) -> bool {
-    let letters = sample.chars().filter(|c| c.is_alphabetic()).count();
-    if letters == 0 {
-        return false;
-    }
-    let ascii = sample.chars().filter(|c| c.is_ascii_alphabetic()).count();
-    ascii * 10 >= letters * 9 && words(sample).any(|w| ENGLISH_WORDS.contains(&w.as_str()))
+	let letters = sample.chars().filter(|c| c.is_alphabetic()).count();
+	if letters == 0 {
+		return false;
+	}
+	let ascii = sample.chars().filter(|c| c.is_ascii_alphabetic()).count();
+	ascii * 10 >= letters * 9 && words(sample).any(|w| ENGLISH_WORDS.contains(&w.as_str()))
 }
 
 fn permille(n: usize, total: usize) -> u16 {
-    if total == 0 {
-        0
-    } else {
-        (n * 1000 / total) as u16
-    }
+	if total == 0 {
+		0
+	} else {
+		(n * 1000 / total) as u16
+	}
 }
 
 /// Replaces every e-mail address, US SSN and phone number in `text` with `[email]`,
 /// `[ssn]` and `[phone]`: the scrubbing a dataset creator applies before publishing, so that
 /// old Usenet signatures in the fortunes corpus do not fail the PII rule.
 pub fn redact_pii(text: &str) -> String {
-    let [email, ssn, phone] = pii_patterns();
-    let text = email.replace_all(text, "[email]");
-    let text = ssn.replace_all(&text, "[ssn]");
-    phone.replace_all(&text, "[phone]").into_owned()
+	let [email, ssn, phone] = pii_patterns();
+	let text = email.replace_all(text, "[email]");
+	let text = ssn.replace_all(&text, "[ssn]");
+	phone.replace_all(&text, "[phone]").into_owned()
 }
 
 /// Audits `samples` (already split, e.g. by [`crate::data::Dataset::from_text`]).
 pub fn audit(samples: &[String]) -> AuditReport {
-    let mut seen = HashSet::new();
-    let (mut toxic, mut dup, mut pii, mut english, mut out) = (0, 0, 0, 0, 0);
-    for s in samples {
-        if !seen.insert(sample_hash(s)) {
-            dup += 1;
-        }
-        toxic += usize::from(is_toxic(s));
-        pii += usize::from(has_pii(s));
-        english += usize::from(is_english(s));
-        let chars = s.chars().count();
-        out += usize::from(!(MIN_SAMPLE_CHARS..=MAX_SAMPLE_CHARS).contains(&chars));
-    }
-    let n = samples.len();
-    AuditReport {
-        toxicity_permille: permille(toxic, n),
-        duplicate_permille: permille(dup, n),
-        pii_permille: permille(pii, n),
-        english_permille: permille(english, n),
-        out_of_range_permille: permille(out, n),
-        samples: n as u64,
-    }
+	let mut seen = HashSet::new();
+	let (mut toxic, mut dup, mut pii, mut english, mut out) = (0, 0, 0, 0, 0);
+	for s in samples {
+		if !seen.insert(sample_hash(s)) {
+			dup += 1;
+		}
+		toxic += usize::from(is_toxic(s));
+		pii += usize::from(has_pii(s));
+		english += usize::from(is_english(s));
+		let chars = s.chars().count();
+		out += usize::from(!(MIN_SAMPLE_CHARS..=MAX_SAMPLE_CHARS).contains(&chars));
+	}
+	let n = samples.len();
+	AuditReport {
+		toxicity_permille: permille(toxic, n),
+		duplicate_permille: permille(dup, n),
+		pii_permille: permille(pii, n),
+		english_permille: permille(english, n),
+		out_of_range_permille: permille(out, n),
+		samples: n as u64,
+	}
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+	use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
+	fn s(v: &[&str]) -> Vec<String> {
+		v.iter().map(|x| x.to_string()).collect()
+	}
 
-    #[test]
-    fn detectors() {
-        assert!(has_pii("write to jane.doe@example.org today"));
-        assert!(has_pii("my number is 078-05-1120"));
-        assert!(has_pii("call (555) 123-4567 now"));
-        assert!(has_pii("call +1 555 123 4567 now"));
-        assert!(!has_pii("In 1984 there were 3 bears and 12 dwarves."));
-        assert!(is_toxic("well, fuck this"));
-        assert!(!is_toxic("Scunthorpe is a town in England."), "whole words only");
-        assert!(is_english("The early bird gets the worm."));
-        assert!(!is_english("Der frühe Vogel fängt den Wurm, ça va très bien."));
-        assert!(!is_english("1234 5678"));
-    }
+	#[test]
+	fn detectors() {
+		assert!(has_pii("write to jane.doe@example.org today"));
+		assert!(has_pii("my number is 078-05-1120"));
+		assert!(has_pii("call (555) 123-4567 now"));
+		assert!(has_pii("call +1 555 123 4567 now"));
+		assert!(!has_pii("In 1984 there were 3 bears and 12 dwarves."));
+		assert!(is_toxic("well, fuck this"));
+		assert!(!is_toxic("Scunthorpe is a town in England."), "whole words only");
+		assert!(is_english("The early bird gets the worm."));
+		assert!(!is_english("Der frühe Vogel fängt den Wurm, ça va très bien."));
+		assert!(!is_english("1234 5678"));
+	}
 
-    #[test]
-    fn figures_are_per_mille_rounded_down() {
-        let samples = s(&[
-            "The quick brown fox jumps over the lazy dog.",
-            "The quick brown fox jumps over the lazy dog.",
-            "Mail me at someone@example.com if you want the rest of it.",
-            "short",
-            "Ein kurzer deutscher Satz über nichts Besonderes hier.",
-            "What the fuck is going on in the kitchen tonight?",
-        ]);
-        let r = audit(&samples);
-        assert_eq!(r.samples, 6);
-        assert_eq!(r.duplicate_permille, 166); // 1 of 6
-        assert_eq!(r.pii_permille, 166);
-        assert_eq!(r.toxicity_permille, 166);
-        assert_eq!(r.out_of_range_permille, 166); // "short"
-        assert_eq!(r.english_permille, 666); // 4 of 6 (not "short", not German)
-        assert_eq!(audit(&[]), AuditReport::default());
-    }
+	#[test]
+	fn figures_are_per_mille_rounded_down() {
+		let samples = s(&[
+			"The quick brown fox jumps over the lazy dog.",
+			"The quick brown fox jumps over the lazy dog.",
+			"Mail me at someone@example.com if you want the rest of it.",
+			"short",
+			"Ein kurzer deutscher Satz über nichts Besonderes hier.",
+			"What the fuck is going on in the kitchen tonight?",
+		]);
+		let r = audit(&samples);
+		assert_eq!(r.samples, 6);
+		assert_eq!(r.duplicate_permille, 166); // 1 of 6
+		assert_eq!(r.pii_permille, 166);
+		assert_eq!(r.toxicity_permille, 166);
+		assert_eq!(r.out_of_range_permille, 166); // "short"
+		assert_eq!(r.english_permille, 666); // 4 of 6 (not "short", not German)
+		assert_eq!(audit(&[]), AuditReport::default());
+	}
 
-    #[test]
-    fn redaction_removes_what_the_pii_rule_counts() {
-        let t = "mail jane@example.org, call (555) 123-4567, ssn 078-05-1120.";
-        assert_eq!(redact_pii(t), "mail [email], call [phone], ssn [ssn].");
-        assert!(!has_pii(&redact_pii(t)));
-    }
+	#[test]
+	fn redaction_removes_what_the_pii_rule_counts() {
+		let t = "mail jane@example.org, call (555) 123-4567, ssn 078-05-1120.";
+		assert_eq!(redact_pii(t), "mail [email], call [phone], ssn [ssn].");
+		assert!(!has_pii(&redact_pii(t)));
+	}
 
-    #[test]
-    fn the_fortunes_corpus_passes_the_auto_reject_rules_once_scrubbed() {
-        // Installed by scripts/setup.sh (Debian's `fortunes`), as the other corpus tests need.
-        let dir = std::path::Path::new("/usr/share/games/fortunes");
-        assert!(dir.exists(), "install the corpus: apt-get install fortunes");
-        let mut raw_over = Vec::new();
-        let mut all = Vec::new();
-        for d in crate::data::Dataset::load_corpus(dir).unwrap() {
-            let raw = audit(&d.samples);
-            if raw.pii_permille > 10 {
-                raw_over.push(d.name.clone());
-            }
-            let scrubbed: Vec<String> = d.samples.iter().map(|s| redact_pii(s)).collect();
-            let r = audit(&scrubbed);
-            assert_eq!(r.pii_permille, 0, "{}", d.name);
-            assert!(r.toxicity_permille <= 100 && r.duplicate_permille <= 950, "{}: {r:?}", d.name);
-            all.extend(scrubbed);
-        }
-        // The language share is informational (no rule); the corpus as a whole is English
-        // (the `ascii-art` topic alone is 60 %).
-        assert!(audit(&all).english_permille >= 900, "{:?}", audit(&all));
-        // Usenet signatures: unscrubbed, the `cookie` topic has 2.2 % samples with an e-mail
-        // address, above the 1 % rule.
-        assert!(raw_over.contains(&"cookie".to_string()), "{raw_over:?}");
-    }
+	#[test]
+	fn the_fortunes_corpus_passes_the_auto_reject_rules_once_scrubbed() {
+		// Installed by scripts/setup.sh (Debian's `fortunes`), as the other corpus tests need.
+		let dir = std::path::Path::new("/usr/share/games/fortunes");
+		assert!(dir.exists(), "install the corpus: apt-get install fortunes");
+		let mut raw_over = Vec::new();
+		let mut all = Vec::new();
+		for d in crate::data::Dataset::load_corpus(dir).unwrap() {
+			let raw = audit(&d.samples);
+			if raw.pii_permille > 10 {
+				raw_over.push(d.name.clone());
+			}
+			let scrubbed: Vec<String> = d.samples.iter().map(|s| redact_pii(s)).collect();
+			let r = audit(&scrubbed);
+			assert_eq!(r.pii_permille, 0, "{}", d.name);
+			assert!(r.toxicity_permille <= 100 && r.duplicate_permille <= 950, "{}: {r:?}", d.name);
+			all.extend(scrubbed);
+		}
+		// The language share is informational (no rule); the corpus as a whole is English
+		// (the `ascii-art` topic alone is 60 %).
+		assert!(audit(&all).english_permille >= 900, "{:?}", audit(&all));
+		// Usenet signatures: unscrubbed, the `cookie` topic has 2.2 % samples with an e-mail
+		// address, above the 1 % rule.
+		assert!(raw_over.contains(&"cookie".to_string()), "{raw_over:?}");
+	}
 }

@@ -35,8 +35,8 @@
 //! ```
 #![deny(missing_docs)]
 
-mod config;
 pub mod audit;
+mod config;
 pub mod data;
 mod error;
 pub mod eval;

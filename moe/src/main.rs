@@ -21,19 +21,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Minimal error plumbing for the CLI: any error becomes a message and exit code 1.
 mod anyhow_like {
-    pub type Result<T> = std::result::Result<T, String>;
-    pub trait Context<T> {
-        fn context(self, what: &str) -> Result<T>;
-    }
-    impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
-        fn context(self, what: &str) -> Result<T> {
-            self.map_err(|e| format!("{what}: {e}"))
-        }
-    }
-    macro_rules! bail {
+	pub type Result<T> = std::result::Result<T, String>;
+	pub trait Context<T> {
+		fn context(self, what: &str) -> Result<T>;
+	}
+	impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+		fn context(self, what: &str) -> Result<T> {
+			self.map_err(|e| format!("{what}: {e}"))
+		}
+	}
+	macro_rules! bail {
         ($($t:tt)*) => { return Err(format!($($t)*)) };
     }
-    pub(crate) use bail;
+	pub(crate) use bail;
 }
 
 /// Blyan's native Mixture-of-Experts engine: initialise, train, evaluate, replay, generate
@@ -41,318 +41,381 @@ mod anyhow_like {
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Folder of the content-addressed store (`<home>/store`).
-    #[arg(long, global = true, default_value = "blyan-data")]
-    home: PathBuf,
-    /// CPU threads for tensor kernels (sets RAYON_NUM_THREADS). Results are bitwise
-    /// identical for any value on one machine.
-    #[arg(long, global = true)]
-    threads: Option<usize>,
-    #[command(subcommand)]
-    cmd: Cmd,
+	/// Folder of the content-addressed store (`<home>/store`).
+	#[arg(long, global = true, default_value = "blyan-data")]
+	home: PathBuf,
+	/// CPU threads for tensor kernels (sets RAYON_NUM_THREADS). Results are bitwise
+	/// identical for any value on one machine.
+	#[arg(long, global = true)]
+	threads: Option<usize>,
+	#[command(subcommand)]
+	cmd: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Create a seeded initial model and write its units to the store.
-    Init {
-        /// Preset: `tiny` (default model) or `test` (very small).
-        #[arg(long, default_value = "tiny")]
-        preset: String,
-        /// A config JSON file instead of a preset.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Initialisation seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Where to write the model index.
-        #[arg(long, default_value = "blyan-data/genesis.json")]
-        out: PathBuf,
-    },
-    /// Train some units of a model (partial mining) and write the new model and its PoDL manifest.
-    Train(TrainArgs),
-    /// Validation cross-entropy of a model, in nats and bits per byte.
-    Eval {
-        /// Model index.
-        #[arg(long)]
-        model: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-        /// Window length in bytes (default: the model's context).
-        #[arg(long)]
-        seq_len: Option<usize>,
-        /// Windows per forward pass.
-        #[arg(long, default_value_t = blyan_moe::eval::DEFAULT_EVAL_BATCH)]
-        batch_size: usize,
-    },
-    /// Re-execute training segments from a manifest and check they reproduce its hashes.
-    Replay {
-        /// PoDL manifest written by `train`.
-        #[arg(long)]
-        manifest: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-        /// Segment to replay (repeatable). Default: sample with --sample.
-        #[arg(long)]
-        segment: Vec<usize>,
-        /// Number of segments to sample when no --segment is given.
-        #[arg(long, default_value_t = 3)]
-        sample: usize,
-        /// Randomness (64 hex digits) that picks the sampled segments; default: hash of the manifest.
-        #[arg(long)]
-        randomness: Option<String>,
-    },
-    /// Generate text with the model, loading only the experts the router picks.
-    Generate {
-        /// Model index.
-        #[arg(long)]
-        model: PathBuf,
-        /// Prompt text.
-        #[arg(long)]
-        prompt: String,
-        /// Bytes to generate.
-        #[arg(long, default_value_t = 200)]
-        max_tokens: usize,
-        /// Sampling temperature (0 = greedy).
-        #[arg(long, default_value_t = 0.8)]
-        temperature: f64,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Expert cache size, MiB.
-        #[arg(long, default_value_t = 64)]
-        cache_mib: usize,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show a payload's safetensors header, tiles and hash (a file, or a hash in the store).
-    Inspect {
-        /// A payload file, or a 64-digit hash in the store.
-        target: String,
-    },
+	/// Create a seeded initial model and write its units to the store.
+	Init {
+		/// Preset: `tiny` (default model) or `test` (very small).
+		#[arg(long, default_value = "tiny")]
+		preset: String,
+		/// A config JSON file instead of a preset.
+		#[arg(long)]
+		config: Option<PathBuf>,
+		/// Initialisation seed.
+		#[arg(long, default_value_t = 42)]
+		seed: u64,
+		/// Where to write the model index.
+		#[arg(long, default_value = "blyan-data/genesis.json")]
+		out: PathBuf,
+	},
+	/// Train some units of a model (partial mining) and write the new model and its PoDL manifest.
+	Train(TrainArgs),
+	/// Validation cross-entropy of a model, in nats and bits per byte.
+	Eval {
+		/// Model index.
+		#[arg(long)]
+		model: PathBuf,
+		#[command(flatten)]
+		data: DataArgs,
+		/// Window length in bytes (default: the model's context).
+		#[arg(long)]
+		seq_len: Option<usize>,
+		/// Windows per forward pass.
+		#[arg(long, default_value_t = blyan_moe::eval::DEFAULT_EVAL_BATCH)]
+		batch_size: usize,
+	},
+	/// Re-execute training segments from a manifest and check they reproduce its hashes.
+	Replay {
+		/// PoDL manifest written by `train`.
+		#[arg(long)]
+		manifest: PathBuf,
+		#[command(flatten)]
+		data: DataArgs,
+		/// Segment to replay (repeatable). Default: sample with --sample.
+		#[arg(long)]
+		segment: Vec<usize>,
+		/// Number of segments to sample when no --segment is given.
+		#[arg(long, default_value_t = 3)]
+		sample: usize,
+		/// Randomness (64 hex digits) that picks the sampled segments; default: hash of the manifest.
+		#[arg(long)]
+		randomness: Option<String>,
+	},
+	/// Generate text with the model, loading only the experts the router picks.
+	Generate {
+		/// Model index.
+		#[arg(long)]
+		model: PathBuf,
+		/// Prompt text.
+		#[arg(long)]
+		prompt: String,
+		/// Bytes to generate.
+		#[arg(long, default_value_t = 200)]
+		max_tokens: usize,
+		/// Sampling temperature (0 = greedy).
+		#[arg(long, default_value_t = 0.8)]
+		temperature: f64,
+		/// Sampling seed.
+		#[arg(long, default_value_t = 0)]
+		seed: u64,
+		/// Expert cache size, MiB.
+		#[arg(long, default_value_t = 64)]
+		cache_mib: usize,
+		/// Print the result as JSON.
+		#[arg(long)]
+		json: bool,
+	},
+	/// Show a payload's safetensors header, tiles and hash (a file, or a hash in the store).
+	Inspect {
+		/// A payload file, or a 64-digit hash in the store.
+		target: String,
+	},
 }
 
 #[derive(clap::Args)]
 struct DataArgs {
-    /// Corpus: a fortune-format or plain-text file, or a folder of them (one dataset each).
-    #[arg(long, default_value = "/usr/share/games/fortunes")]
-    data: PathBuf,
-    /// Share of samples held out for validation, per mille.
-    #[arg(long, default_value_t = DEFAULT_VALIDATION_PERMILLE)]
-    validation_permille: u32,
+	/// Corpus: a fortune-format or plain-text file, or a folder of them (one dataset each).
+	#[arg(long, default_value = "/usr/share/games/fortunes")]
+	data: PathBuf,
+	/// Share of samples held out for validation, per mille.
+	#[arg(long, default_value_t = DEFAULT_VALIDATION_PERMILLE)]
+	validation_permille: u32,
 }
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Parent model index.
-    #[arg(long)]
-    model: PathBuf,
-    #[command(flatten)]
-    data: DataArgs,
-    /// Units to train, comma-separated (`layer0.expert3,layer1.router`), or `all`.
-    #[arg(long, default_value = "layer0.expert0")]
-    units: String,
-    /// Optimiser steps.
-    #[arg(long, default_value_t = 300)]
-    steps: u64,
-    /// AdamW learning rate.
-    #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
-    /// Batch-order seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Rows per batch.
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    /// Bytes per row.
-    #[arg(long, default_value_t = 64)]
-    seq_len: usize,
-    /// Checkpoint interval K, in steps (1 keeps replay of 29 segments under 10 % of 300 steps).
-    #[arg(long, default_value_t = 1)]
-    checkpoint_every: u64,
-    /// Where to write the trained model's index.
-    #[arg(long, default_value = "blyan-data/trained.json")]
-    out: PathBuf,
-    /// Where to write the PoDL manifest.
-    #[arg(long, default_value = "blyan-data/manifest.json")]
-    manifest: PathBuf,
-    /// Skip the validation before and after training.
-    #[arg(long)]
-    no_eval: bool,
+	/// Parent model index.
+	#[arg(long)]
+	model: PathBuf,
+	#[command(flatten)]
+	data: DataArgs,
+	/// Units to train, comma-separated (`layer0.expert3,layer1.router`), or `all`.
+	#[arg(long, default_value = "layer0.expert0")]
+	units: String,
+	/// Optimiser steps.
+	#[arg(long, default_value_t = 300)]
+	steps: u64,
+	/// AdamW learning rate.
+	#[arg(long, default_value_t = 3e-3)]
+	lr: f64,
+	/// Batch-order seed.
+	#[arg(long, default_value_t = 1)]
+	seed: u64,
+	/// Rows per batch.
+	#[arg(long, default_value_t = 16)]
+	batch_size: usize,
+	/// Bytes per row.
+	#[arg(long, default_value_t = 64)]
+	seq_len: usize,
+	/// Checkpoint interval K, in steps (1 keeps replay of 29 segments under 10 % of 300 steps).
+	#[arg(long, default_value_t = 1)]
+	checkpoint_every: u64,
+	/// Where to write the trained model's index.
+	#[arg(long, default_value = "blyan-data/trained.json")]
+	out: PathBuf,
+	/// Where to write the PoDL manifest.
+	#[arg(long, default_value = "blyan-data/manifest.json")]
+	manifest: PathBuf,
+	/// Skip the validation before and after training.
+	#[arg(long)]
+	no_eval: bool,
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta}) {prefix}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_string());
-    pb
+	let pb = ProgressBar::new(len);
+	pb.set_style(
+		ProgressStyle::with_template(
+			"{msg:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta}) {prefix}",
+		)
+		.unwrap_or_else(|_| ProgressStyle::default_bar()),
+	);
+	pb.set_message(what.to_string());
+	pb
 }
 
 fn load_data(args: &DataArgs) -> Result<Vec<Dataset>> {
-    let ds = Dataset::load_corpus(&args.data).context("corpus")?;
-    eprintln!(
-        "corpus {}: {} datasets, {} samples, {} bytes",
-        args.data.display(),
-        ds.len(),
-        ds.iter().map(|d| d.samples.len()).sum::<usize>(),
-        ds.iter().map(|d| d.total_bytes()).sum::<usize>()
-    );
-    Ok(ds)
+	let ds = Dataset::load_corpus(&args.data).context("corpus")?;
+	eprintln!(
+		"corpus {}: {} datasets, {} samples, {} bytes",
+		args.data.display(),
+		ds.len(),
+		ds.iter().map(|d| d.samples.len()).sum::<usize>(),
+		ds.iter().map(|d| d.total_bytes()).sum::<usize>()
+	);
+	Ok(ds)
 }
 
-fn eval_model(index: &ModelIndex, store: &dyn UnitStore, text: &[u8], seq_len: usize, batch_size: usize) -> Result<EvalReport> {
-    let pb = bar(0, "eval");
-    let r = blyan_moe::eval::evaluate_index(index, store, text, seq_len, batch_size, &mut |done, total| {
-        pb.set_length(total as u64);
-        pb.set_position(done as u64);
-    })
-    .context("evaluate")?;
-    pb.finish_and_clear();
-    Ok(r)
+fn eval_model(
+	index: &ModelIndex,
+	store: &dyn UnitStore,
+	text: &[u8],
+	seq_len: usize,
+	batch_size: usize,
+) -> Result<EvalReport> {
+	let pb = bar(0, "eval");
+	let r = blyan_moe::eval::evaluate_index(
+		index,
+		store,
+		text,
+		seq_len,
+		batch_size,
+		&mut |done, total| {
+			pb.set_length(total as u64);
+			pb.set_position(done as u64);
+		},
+	)
+	.context("evaluate")?;
+	pb.finish_and_clear();
+	Ok(r)
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let store = DirStore::open(cli.home.join("store")).context("store")?;
-    match cli.cmd {
-        Cmd::Init { preset, config, seed, out } => {
-            let cfg = match config {
-                Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).context("config")?).context("config")?,
-                None => match preset.as_str() {
-                    "tiny" => Config::tiny(),
-                    "test" => Config::test(),
-                    other => bail!("unknown preset {other:?} (tiny, test)"),
-                },
-            };
-            let index = ModelIndex::save_weights(&cfg, &init_weights(&cfg, seed).context("init")?, &store).context("save")?;
-            index.write(&out).context("write index")?;
-            println!("initialised {} units (seed {seed}) -> {}", index.units.len(), out.display());
-            println!("backbone {}", index.units["backbone"]);
-        }
-        Cmd::Train(a) => {
-            let parent = ModelIndex::read(&a.model).context("model")?;
-            let cfg = parent.config.clone();
-            let units: BTreeSet<UnitId> = if a.units == "all" {
-                all_units(&cfg).into_iter().collect()
-            } else {
-                a.units.split(',').map(|u| UnitId::parse_in(u.trim(), &cfg)).collect::<std::result::Result<_, _>>().context("--units")?
-            };
-            let datasets = load_data(&a.data)?;
-            let weights: Vec<f64> = datasets.iter().map(|d| d.train_text(a.data.validation_permille).len() as f64).collect();
-            let ratios = ratios_ppm(&weights).context("mixing ratios")?;
-            let params = TrainParams {
-                seed: a.seed,
-                steps: a.steps,
-                batch_size: a.batch_size,
-                seq_len: a.seq_len,
-                checkpoint_every: a.checkpoint_every,
-                validation_permille: a.data.validation_permille,
-                adamw: AdamWParams::with_lr(a.lr),
-            };
-            let val = validation_text(&datasets, a.data.validation_permille);
-            let before = if a.no_eval { None } else { Some(eval_model(&parent, &store, &val, cfg.max_position_embeddings, 16)?) };
-            let pb = bar(a.steps, "train");
-            let outcome = train(&parent, &store, &units, &datasets, &ratios, &params, &mut |r| {
-                pb.set_prefix(format!("loss {:.3}", r.loss));
-                pb.inc(1);
-            })
-            .context("train")?;
-            pb.finish_and_clear();
-            outcome.index.write(&a.out).context("write model")?;
-            outcome.manifest.write(&a.manifest).context("write manifest")?;
-            println!("trained {} unit(s) for {} steps -> {}", units.len(), a.steps, a.out.display());
-            println!("manifest {} ({} checkpoints, batch root {})", a.manifest.display(), outcome.manifest.checkpoints.len(), outcome.manifest.batch_root);
-            if let Some(before) = before {
-                let after = eval_model(&outcome.index, &store, &val, cfg.max_position_embeddings, 16)?;
-                println!(
-                    "validation nats/byte: {:.4} -> {:.4} ({:+.2} %)",
-                    before.nats_per_byte,
-                    after.nats_per_byte,
-                    (after.nats_per_byte / before.nats_per_byte - 1.0) * 100.0
-                );
-            }
-        }
-        Cmd::Eval { model, data, seq_len, batch_size } => {
-            let index = ModelIndex::read(&model).context("model")?;
-            let datasets = load_data(&data)?;
-            let val = validation_text(&datasets, data.validation_permille);
-            let r = eval_model(&index, &store, &val, seq_len.unwrap_or(index.config.max_position_embeddings), batch_size)?;
-            println!("nats/byte {:.6}  bits/byte {:.6}  bytes {}", r.nats_per_byte, r.bits_per_byte, r.bytes);
-            println!("exact nats/byte {:?}", r.nats_per_byte);
-        }
-        Cmd::Replay { manifest, data, segment, sample, randomness } => {
-            let m = Manifest::read(&manifest).context("manifest")?;
-            let datasets = load_data(&data)?;
-            let segments = if segment.is_empty() {
-                let r = match randomness {
-                    Some(h) => parse_hash("--randomness", &h).context("randomness")?,
-                    None => m.hash(),
-                };
-                choose_segments(&r, m.params.segments(), sample)
-            } else {
-                segment
-            };
-            let replayer = Replayer::new(&m, &store, &datasets).context("replay")?;
-            let pb = bar(segments.len() as u64, "replay");
-            for s in &segments {
-                let r = replayer.replay(*s).map_err(|e| format!("segment {s}: REJECT: {e}"))?;
-                pb.inc(1);
-                pb.suspend(|| println!("segment {s} (steps {:?}): OK {}", r.steps, hex::encode(r.checkpoint)));
-            }
-            pb.finish_and_clear();
-            verify_result(&m, &store).map_err(|e| format!("result: REJECT: {e}"))?;
-            println!("replayed {} of {} segments: all match; result units match the last checkpoint", segments.len(), m.params.segments());
-        }
-        Cmd::Generate { model, prompt, max_tokens, temperature, seed, cache_mib, json } => {
-            let index = ModelIndex::read(&model).context("model")?;
-            let mut g = Generator::new(&index, &store, cache_mib << 20).context("load model")?;
-            let out = g.generate(&GenerateRequest { prompt: prompt.clone(), max_new_tokens: max_tokens, temperature, seed }).context("generate")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&out).context("json")?);
-            } else {
-                println!("{prompt}{}", out.text);
-                eprintln!(
-                    "-- {} bytes in {:.0} ms; {} units served it ({} expert loads)",
-                    out.tokens,
-                    out.elapsed_ms,
-                    out.units_used.len(),
-                    out.expert_loads
-                );
-            }
-        }
-        Cmd::Inspect { target } => {
-            let path = Path::new(&target);
-            let bytes = if path.exists() {
-                std::fs::read(path).context("read")?
-            } else {
-                let h = parse_hash("hash", &target).context("target is neither a file nor a hash")?;
-                store.fetch(&h).context("store")?.to_vec()
-            };
-            let info = inspect_payload(&bytes).context("inspect")?;
-            println!("payload root {}", info.root);
-            println!("{} bytes in {} tile(s)", info.bytes, info.tiles.len());
-            for (i, (h, len)) in info.tiles.iter().enumerate() {
-                println!("  tile {i}: {h} ({len} bytes)");
-            }
-            for (name, dtype, shape) in &info.tensors {
-                println!("  {name}: {dtype} {shape:?}");
-            }
-        }
-    }
-    Ok(())
+	let store = DirStore::open(cli.home.join("store")).context("store")?;
+	match cli.cmd {
+		Cmd::Init { preset, config, seed, out } => {
+			let cfg = match config {
+				Some(p) => serde_json::from_str(&std::fs::read_to_string(&p).context("config")?)
+					.context("config")?,
+				None => match preset.as_str() {
+					"tiny" => Config::tiny(),
+					"test" => Config::test(),
+					other => bail!("unknown preset {other:?} (tiny, test)"),
+				},
+			};
+			let index =
+				ModelIndex::save_weights(&cfg, &init_weights(&cfg, seed).context("init")?, &store)
+					.context("save")?;
+			index.write(&out).context("write index")?;
+			println!("initialised {} units (seed {seed}) -> {}", index.units.len(), out.display());
+			println!("backbone {}", index.units["backbone"]);
+		},
+		Cmd::Train(a) => {
+			let parent = ModelIndex::read(&a.model).context("model")?;
+			let cfg = parent.config.clone();
+			let units: BTreeSet<UnitId> = if a.units == "all" {
+				all_units(&cfg).into_iter().collect()
+			} else {
+				a.units
+					.split(',')
+					.map(|u| UnitId::parse_in(u.trim(), &cfg))
+					.collect::<std::result::Result<_, _>>()
+					.context("--units")?
+			};
+			let datasets = load_data(&a.data)?;
+			let weights: Vec<f64> = datasets
+				.iter()
+				.map(|d| d.train_text(a.data.validation_permille).len() as f64)
+				.collect();
+			let ratios = ratios_ppm(&weights).context("mixing ratios")?;
+			let params = TrainParams {
+				seed: a.seed,
+				steps: a.steps,
+				batch_size: a.batch_size,
+				seq_len: a.seq_len,
+				checkpoint_every: a.checkpoint_every,
+				validation_permille: a.data.validation_permille,
+				adamw: AdamWParams::with_lr(a.lr),
+			};
+			let val = validation_text(&datasets, a.data.validation_permille);
+			let before = if a.no_eval {
+				None
+			} else {
+				Some(eval_model(&parent, &store, &val, cfg.max_position_embeddings, 16)?)
+			};
+			let pb = bar(a.steps, "train");
+			let outcome = train(&parent, &store, &units, &datasets, &ratios, &params, &mut |r| {
+				pb.set_prefix(format!("loss {:.3}", r.loss));
+				pb.inc(1);
+			})
+			.context("train")?;
+			pb.finish_and_clear();
+			outcome.index.write(&a.out).context("write model")?;
+			outcome.manifest.write(&a.manifest).context("write manifest")?;
+			println!(
+				"trained {} unit(s) for {} steps -> {}",
+				units.len(),
+				a.steps,
+				a.out.display()
+			);
+			println!(
+				"manifest {} ({} checkpoints, batch root {})",
+				a.manifest.display(),
+				outcome.manifest.checkpoints.len(),
+				outcome.manifest.batch_root
+			);
+			if let Some(before) = before {
+				let after =
+					eval_model(&outcome.index, &store, &val, cfg.max_position_embeddings, 16)?;
+				println!(
+					"validation nats/byte: {:.4} -> {:.4} ({:+.2} %)",
+					before.nats_per_byte,
+					after.nats_per_byte,
+					(after.nats_per_byte / before.nats_per_byte - 1.0) * 100.0
+				);
+			}
+		},
+		Cmd::Eval { model, data, seq_len, batch_size } => {
+			let index = ModelIndex::read(&model).context("model")?;
+			let datasets = load_data(&data)?;
+			let val = validation_text(&datasets, data.validation_permille);
+			let r = eval_model(
+				&index,
+				&store,
+				&val,
+				seq_len.unwrap_or(index.config.max_position_embeddings),
+				batch_size,
+			)?;
+			println!(
+				"nats/byte {:.6}  bits/byte {:.6}  bytes {}",
+				r.nats_per_byte, r.bits_per_byte, r.bytes
+			);
+			println!("exact nats/byte {:?}", r.nats_per_byte);
+		},
+		Cmd::Replay { manifest, data, segment, sample, randomness } => {
+			let m = Manifest::read(&manifest).context("manifest")?;
+			let datasets = load_data(&data)?;
+			let segments = if segment.is_empty() {
+				let r = match randomness {
+					Some(h) => parse_hash("--randomness", &h).context("randomness")?,
+					None => m.hash(),
+				};
+				choose_segments(&r, m.params.segments(), sample)
+			} else {
+				segment
+			};
+			let replayer = Replayer::new(&m, &store, &datasets).context("replay")?;
+			let pb = bar(segments.len() as u64, "replay");
+			for s in &segments {
+				let r = replayer.replay(*s).map_err(|e| format!("segment {s}: REJECT: {e}"))?;
+				pb.inc(1);
+				pb.suspend(|| {
+					println!("segment {s} (steps {:?}): OK {}", r.steps, hex::encode(r.checkpoint))
+				});
+			}
+			pb.finish_and_clear();
+			verify_result(&m, &store).map_err(|e| format!("result: REJECT: {e}"))?;
+			println!(
+				"replayed {} of {} segments: all match; result units match the last checkpoint",
+				segments.len(),
+				m.params.segments()
+			);
+		},
+		Cmd::Generate { model, prompt, max_tokens, temperature, seed, cache_mib, json } => {
+			let index = ModelIndex::read(&model).context("model")?;
+			let mut g = Generator::new(&index, &store, cache_mib << 20).context("load model")?;
+			let out = g
+				.generate(&GenerateRequest {
+					prompt: prompt.clone(),
+					max_new_tokens: max_tokens,
+					temperature,
+					seed,
+				})
+				.context("generate")?;
+			if json {
+				println!("{}", serde_json::to_string_pretty(&out).context("json")?);
+			} else {
+				println!("{prompt}{}", out.text);
+				eprintln!(
+					"-- {} bytes in {:.0} ms; {} units served it ({} expert loads)",
+					out.tokens,
+					out.elapsed_ms,
+					out.units_used.len(),
+					out.expert_loads
+				);
+			}
+		},
+		Cmd::Inspect { target } => {
+			let path = Path::new(&target);
+			let bytes = if path.exists() {
+				std::fs::read(path).context("read")?
+			} else {
+				let h =
+					parse_hash("hash", &target).context("target is neither a file nor a hash")?;
+				store.fetch(&h).context("store")?.to_vec()
+			};
+			let info = inspect_payload(&bytes).context("inspect")?;
+			println!("payload root {}", info.root);
+			println!("{} bytes in {} tile(s)", info.bytes, info.tiles.len());
+			for (i, (h, len)) in info.tiles.iter().enumerate() {
+				println!("  tile {i}: {h} ({len} bytes)");
+			}
+			for (name, dtype, shape) in &info.tensors {
+				println!("  {name}: {dtype} {shape:?}");
+			}
+		},
+	}
+	Ok(())
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        // Before any tensor work: candle reads RAYON_NUM_THREADS when it splits a kernel.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
-    if let Err(e) = run(cli) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+	let cli = Cli::parse();
+	if let Some(n) = cli.threads {
+		// Before any tensor work: candle reads RAYON_NUM_THREADS when it splits a kernel.
+		std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+	}
+	if let Err(e) = run(cli) {
+		eprintln!("error: {e}");
+		std::process::exit(1);
+	}
 }

@@ -3,79 +3,79 @@
 /// The `blyan-node` command line: run a node, or one of the subcommands.
 #[derive(Debug, clap::Parser)]
 pub struct Cli {
-    /// The subcommand to run; none runs the node.
-    #[command(subcommand)]
-    pub subcommand: Option<Subcommand>,
+	/// The subcommand to run; none runs the node.
+	#[command(subcommand)]
+	pub subcommand: Option<Subcommand>,
 
-    /// Options of the node itself (`--dev`, `--chain`, `--validator`, ports, ...).
-    #[clap(flatten)]
-    pub run: sc_cli::RunCmd,
+	/// Options of the node itself (`--dev`, `--chain`, `--validator`, ports, ...).
+	#[clap(flatten)]
+	pub run: sc_cli::RunCmd,
 
-    /// Native engine threads that run off-chain workers' jobs (evaluation, replay, audit,
-    /// training) beside block import. Each job's matrix products also use the machine's
-    /// cores.
-    #[arg(long, default_value_t = 1)]
-    pub engine_threads: usize,
+	/// Native engine threads that run off-chain workers' jobs (evaluation, replay, audit,
+	/// training) beside block import. Each job's matrix products also use the machine's
+	/// cores.
+	#[arg(long, default_value_t = 1)]
+	pub engine_threads: usize,
 
-    /// Do not run the trainer worker (pallet-trainer): without this flag a node with a Blyan
-    /// worker key (`blyn`) trains experts on the engine and claims their improvement, with
-    /// the key's account paying the bond.
-    #[arg(long)]
-    pub no_trainer: bool,
+	/// Do not run the trainer worker (pallet-trainer): without this flag a node with a Blyan
+	/// worker key (`blyn`) trains experts on the engine and claims their improvement, with
+	/// the key's account paying the bond.
+	#[arg(long)]
+	pub no_trainer: bool,
 
-    /// Test instrument of the end-to-end tests: this node's engine cheats in one way
-    /// (docs/pol.md, "Adversaries"). Never use on a real network.
-    #[arg(long, value_enum, hide = true)]
-    pub adversary: Option<crate::engine::Adversary>,
+	/// Test instrument of the end-to-end tests: this node's engine cheats in one way
+	/// (docs/pol.md, "Adversaries"). Never use on a real network.
+	#[arg(long, value_enum, hide = true)]
+	pub adversary: Option<crate::engine::Adversary>,
 }
 
 /// The subcommands of `blyan-node`.
 #[derive(Debug, clap::Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum Subcommand {
-    /// Key management: generate, inspect and insert keys into the node's keystore.
-    #[command(subcommand)]
-    Key(sc_cli::KeySubcommand),
+	/// Key management: generate, inspect and insert keys into the node's keystore.
+	#[command(subcommand)]
+	Key(sc_cli::KeySubcommand),
 
-    /// Build a chain specification (plain or `--raw`) and print it to stdout.
-    BuildSpec(sc_cli::BuildSpecCmd),
+	/// Build a chain specification (plain or `--raw`) and print it to stdout.
+	BuildSpec(sc_cli::BuildSpecCmd),
 
-    /// Validate blocks.
-    CheckBlock(sc_cli::CheckBlockCmd),
+	/// Validate blocks.
+	CheckBlock(sc_cli::CheckBlockCmd),
 
-    /// Export blocks.
-    ExportBlocks(sc_cli::ExportBlocksCmd),
+	/// Export blocks.
+	ExportBlocks(sc_cli::ExportBlocksCmd),
 
-    /// Export the state of a given block into a chain spec.
-    ExportState(sc_cli::ExportStateCmd),
+	/// Export the state of a given block into a chain spec.
+	ExportState(sc_cli::ExportStateCmd),
 
-    /// Import blocks.
-    ImportBlocks(sc_cli::ImportBlocksCmd),
+	/// Import blocks.
+	ImportBlocks(sc_cli::ImportBlocksCmd),
 
-    /// Remove the whole chain database.
-    PurgeChain(sc_cli::PurgeChainCmd),
+	/// Remove the whole chain database.
+	PurgeChain(sc_cli::PurgeChainCmd),
 
-    /// Revert the chain to a previous state.
-    Revert(sc_cli::RevertCmd),
+	/// Revert the chain to a previous state.
+	Revert(sc_cli::RevertCmd),
 
-    /// Print the database metadata (best, finalized, genesis hash).
-    ChainInfo(sc_cli::ChainInfoCmd),
+	/// Print the database metadata (best, finalized, genesis hash).
+	ChainInfo(sc_cli::ChainInfoCmd),
 
-    /// Write every Debian `fortunes` topic as a dataset ready to submit (`datasets.json` and
-    /// one text file per topic): training samples only, e-mail addresses and phone numbers
-    /// scrubbed. Used by `scripts/learn.sh`.
-    ExportCorpus(crate::corpus::ExportCorpusCmd),
+	/// Write every Debian `fortunes` topic as a dataset ready to submit (`datasets.json` and
+	/// one text file per topic): training samples only, e-mail addresses and phone numbers
+	/// scrubbed. Used by `scripts/learn.sh`.
+	ExportCorpus(crate::corpus::ExportCorpusCmd),
 
-    /// Benchmarks: pallet weights, block execution, the machine.
-    #[cfg(feature = "runtime-benchmarks")]
-    #[command(subcommand)]
-    Benchmark(frame_benchmarking_cli::BenchmarkCmd),
+	/// Benchmarks: pallet weights, block execution, the machine.
+	#[cfg(feature = "runtime-benchmarks")]
+	#[command(subcommand)]
+	Benchmark(frame_benchmarking_cli::BenchmarkCmd),
 
-    /// Benchmarks (not compiled in: rebuild with `--features runtime-benchmarks`).
-    #[cfg(not(feature = "runtime-benchmarks"))]
-    Benchmark {
-        /// Ignored arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
+	/// Benchmarks (not compiled in: rebuild with `--features runtime-benchmarks`).
+	#[cfg(not(feature = "runtime-benchmarks"))]
+	Benchmark {
+		/// Ignored arguments.
+		#[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+		args: Vec<String>,
+	},
 }

@@ -26,54 +26,61 @@ pub const LISTED_SAMPLE_HASHES: usize = 8;
 /// Arguments of `blyan-node export-corpus`.
 #[derive(Debug, clap::Parser)]
 pub struct ExportCorpusCmd {
-    /// The corpus folder (Debian's `fortunes` package).
-    #[arg(long, default_value = crate::genesis::FORTUNES_DIR)]
-    pub corpus: PathBuf,
-    /// Output folder (created).
-    #[arg(long)]
-    pub out: PathBuf,
+	/// The corpus folder (Debian's `fortunes` package).
+	#[arg(long, default_value = crate::genesis::FORTUNES_DIR)]
+	pub corpus: PathBuf,
+	/// Output folder (created).
+	#[arg(long)]
+	pub out: PathBuf,
 }
 
 impl ExportCorpusCmd {
-    /// Writes the datasets; prints one line per topic.
-    ///
-    /// Errors: the corpus cannot be read (install `fortunes`), or the output cannot be written.
-    pub fn run(&self) -> Result<(), String> {
-        let topics = Dataset::load_corpus(&self.corpus)
-            .map_err(|e| format!("{e} (install Debian's corpus: apt-get install fortunes)"))?;
-        std::fs::create_dir_all(&self.out).map_err(|e| format!("{}: {e}", self.out.display()))?;
-        let mut list = Vec::new();
-        for topic in topics {
-            let mut text = Vec::new();
-            for s in topic.samples.iter().filter(|s| !is_validation(s, DEFAULT_VALIDATION_PERMILLE)) {
-                text.extend_from_slice(blyan_moe::audit::redact_pii(s).as_bytes());
-                text.extend_from_slice(SAMPLE_SEPARATOR);
-            }
-            let text = String::from_utf8(text).map_err(|e| e.to_string())?;
-            let Ok(dataset) = Dataset::from_text(&topic.name, &text) else { continue };
-            let file = format!("{}.txt", topic.name);
-            let path = self.out.join(&file);
-            std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
-            let hashes: Vec<String> = dataset
-                .samples
-                .iter()
-                .take(LISTED_SAMPLE_HASHES)
-                .map(|s| format!("0x{}", hex::encode(blyan_moe::data::sample_hash(s))))
-                .collect();
-            println!("{:<16} {:>6} samples {:>8} bytes", topic.name, dataset.samples.len(), text.len());
-            list.push(serde_json::json!({
-                "name": topic.name,
-                "file": file,
-                "contentRoot": format!("0x{}", hex::encode(dataset.content_root())),
-                "samples": dataset.samples.len(),
-                "totalBytes": text.len(),
-                "sampleHashes": hashes,
-            }));
-        }
-        let index = self.out.join("datasets.json");
-        let json = serde_json::to_vec_pretty(&serde_json::json!({ "datasets": list })).map_err(|e| e.to_string())?;
-        std::fs::write(&index, json).map_err(|e| format!("{}: {e}", index.display()))?;
-        println!("{} datasets -> {}", list.len(), index.display());
-        Ok(())
-    }
+	/// Writes the datasets; prints one line per topic.
+	///
+	/// Errors: the corpus cannot be read (install `fortunes`), or the output cannot be written.
+	pub fn run(&self) -> Result<(), String> {
+		let topics = Dataset::load_corpus(&self.corpus)
+			.map_err(|e| format!("{e} (install Debian's corpus: apt-get install fortunes)"))?;
+		std::fs::create_dir_all(&self.out).map_err(|e| format!("{}: {e}", self.out.display()))?;
+		let mut list = Vec::new();
+		for topic in topics {
+			let mut text = Vec::new();
+			for s in topic.samples.iter().filter(|s| !is_validation(s, DEFAULT_VALIDATION_PERMILLE))
+			{
+				text.extend_from_slice(blyan_moe::audit::redact_pii(s).as_bytes());
+				text.extend_from_slice(SAMPLE_SEPARATOR);
+			}
+			let text = String::from_utf8(text).map_err(|e| e.to_string())?;
+			let Ok(dataset) = Dataset::from_text(&topic.name, &text) else { continue };
+			let file = format!("{}.txt", topic.name);
+			let path = self.out.join(&file);
+			std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+			let hashes: Vec<String> = dataset
+				.samples
+				.iter()
+				.take(LISTED_SAMPLE_HASHES)
+				.map(|s| format!("0x{}", hex::encode(blyan_moe::data::sample_hash(s))))
+				.collect();
+			println!(
+				"{:<16} {:>6} samples {:>8} bytes",
+				topic.name,
+				dataset.samples.len(),
+				text.len()
+			);
+			list.push(serde_json::json!({
+				"name": topic.name,
+				"file": file,
+				"contentRoot": format!("0x{}", hex::encode(dataset.content_root())),
+				"samples": dataset.samples.len(),
+				"totalBytes": text.len(),
+				"sampleHashes": hashes,
+			}));
+		}
+		let index = self.out.join("datasets.json");
+		let json = serde_json::to_vec_pretty(&serde_json::json!({ "datasets": list }))
+			.map_err(|e| e.to_string())?;
+		std::fs::write(&index, json).map_err(|e| format!("{}: {e}", index.display()))?;
+		println!("{} datasets -> {}", list.len(), index.display());
+		Ok(())
+	}
 }

@@ -57,9 +57,9 @@ pub mod genesis_config_presets;
 // `Vec` is named by the code that `impl_opaque_keys!` and `#[frame_support::runtime]` generate.
 use alloc::vec::Vec;
 use sp_runtime::{
-    generic, impl_opaque_keys,
-    traits::{BlakeTwo256, IdentifyAccount, Verify},
-    MultiAddress, MultiSignature,
+	generic, impl_opaque_keys,
+	traits::{BlakeTwo256, IdentifyAccount, Verify},
+	MultiAddress, MultiSignature,
 };
 use sp_version::RuntimeVersion;
 
@@ -72,43 +72,43 @@ pub use sp_runtime::BuildStorage;
 /// Opaque types: what the node needs to know about blocks without knowing the runtime's
 /// extrinsic format, so it keeps syncing across runtime upgrades.
 pub mod opaque {
-    use super::*;
-    use sp_runtime::traits::Hash as HashT;
+	use super::*;
+	use sp_runtime::traits::Hash as HashT;
 
-    pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
 
-    /// Opaque block header type.
-    pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
-    /// Opaque block type.
-    pub type Block = generic::Block<Header, UncheckedExtrinsic>;
-    /// Opaque block identifier type.
-    pub type BlockId = generic::BlockId<Block>;
-    /// Opaque block hash type.
-    pub type Hash = <BlakeTwo256 as HashT>::Output;
+	/// Opaque block header type.
+	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+	/// Opaque block type.
+	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+	/// Opaque block identifier type.
+	pub type BlockId = generic::BlockId<Block>;
+	/// Opaque block hash type.
+	pub type Hash = <BlakeTwo256 as HashT>::Output;
 }
 
 impl_opaque_keys! {
-    /// The keys a validator registers: Aura (sr25519) to author, GRANDPA (ed25519) to vote.
-    pub struct SessionKeys {
-        /// Block authoring key (`aura`, sr25519).
-        pub aura: Aura,
-        /// Finality voting key (`gran`, ed25519).
-        pub grandpa: Grandpa,
-    }
+	/// The keys a validator registers: Aura (sr25519) to author, GRANDPA (ed25519) to vote.
+	pub struct SessionKeys {
+		/// Block authoring key (`aura`, sr25519).
+		pub aura: Aura,
+		/// Finality voting key (`gran`, ed25519).
+		pub grandpa: Grandpa,
+	}
 }
 
 /// The runtime version. Bump `spec_version` with every runtime upgrade and
 /// `transaction_version` whenever the encoding of calls or the extension tuple changes.
 #[sp_version::runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
-    spec_name: alloc::borrow::Cow::Borrowed("blyan"),
-    impl_name: alloc::borrow::Cow::Borrowed("blyan"),
-    authoring_version: 1,
-    spec_version: 100,
-    impl_version: 1,
-    apis: apis::RUNTIME_API_VERSIONS,
-    transaction_version: 1,
-    system_version: 1,
+	spec_name: alloc::borrow::Cow::Borrowed("blyan"),
+	impl_name: alloc::borrow::Cow::Borrowed("blyan"),
+	authoring_version: 1,
+	spec_version: 100,
+	impl_version: 1,
+	apis: apis::RUNTIME_API_VERSIONS,
+	transaction_version: 1,
+	system_version: 1,
 };
 
 /// Target block time in milliseconds: 6 s, or 2 s with the `fast-runtime` feature.
@@ -175,20 +175,20 @@ pub type BlockId = generic::BlockId<Block>;
 /// `WeightReclaim` comes last so that it can refund the unused weight measured by all the
 /// others (frame-system's storage-weight-reclaim).
 pub type TxExtension = (
-    frame_system::CheckNonZeroSender<Runtime>,
-    frame_system::CheckSpecVersion<Runtime>,
-    frame_system::CheckTxVersion<Runtime>,
-    frame_system::CheckGenesis<Runtime>,
-    frame_system::CheckEra<Runtime>,
-    frame_system::CheckNonce<Runtime>,
-    frame_system::CheckWeight<Runtime>,
-    pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
-    frame_system::WeightReclaim<Runtime>,
+	frame_system::CheckNonZeroSender<Runtime>,
+	frame_system::CheckSpecVersion<Runtime>,
+	frame_system::CheckTxVersion<Runtime>,
+	frame_system::CheckGenesis<Runtime>,
+	frame_system::CheckEra<Runtime>,
+	frame_system::CheckNonce<Runtime>,
+	frame_system::CheckWeight<Runtime>,
+	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	frame_system::WeightReclaim<Runtime>,
 );
 
 /// Unchecked extrinsic type as expected by this runtime.
 pub type UncheckedExtrinsic =
-    generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
@@ -198,69 +198,69 @@ type Migrations = ();
 
 /// Executive: dispatches calls to the pallets and runs their hooks.
 pub type Executive = frame_executive::Executive<
-    Runtime,
-    Block,
-    frame_system::ChainContext<Runtime>,
-    Runtime,
-    AllPalletsWithSystem,
-    Migrations,
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
 >;
 
 /// The runtime: its pallets and their fixed indices.
 #[frame_support::runtime]
 mod runtime {
-    /// The Blyan runtime.
-    #[runtime::runtime]
-    #[runtime::derive(
-        RuntimeCall,
-        RuntimeEvent,
-        RuntimeError,
-        RuntimeOrigin,
-        RuntimeFreezeReason,
-        RuntimeHoldReason,
-        RuntimeSlashReason,
-        RuntimeLockId,
-        RuntimeTask,
-        RuntimeViewFunction
-    )]
-    pub struct Runtime;
+	/// The Blyan runtime.
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Runtime;
 
-    #[runtime::pallet_index(0)]
-    pub type System = frame_system;
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
 
-    #[runtime::pallet_index(1)]
-    pub type Timestamp = pallet_timestamp;
+	#[runtime::pallet_index(1)]
+	pub type Timestamp = pallet_timestamp;
 
-    #[runtime::pallet_index(2)]
-    pub type Aura = pallet_aura;
+	#[runtime::pallet_index(2)]
+	pub type Aura = pallet_aura;
 
-    #[runtime::pallet_index(3)]
-    pub type Grandpa = pallet_grandpa;
+	#[runtime::pallet_index(3)]
+	pub type Grandpa = pallet_grandpa;
 
-    #[runtime::pallet_index(4)]
-    pub type Balances = pallet_balances;
+	#[runtime::pallet_index(4)]
+	pub type Balances = pallet_balances;
 
-    #[runtime::pallet_index(5)]
-    pub type TransactionPayment = pallet_transaction_payment;
+	#[runtime::pallet_index(5)]
+	pub type TransactionPayment = pallet_transaction_payment;
 
-    #[runtime::pallet_index(6)]
-    pub type Sudo = pallet_sudo;
+	#[runtime::pallet_index(6)]
+	pub type Sudo = pallet_sudo;
 
-    #[runtime::pallet_index(10)]
-    pub type ContentStore = pallet_content_store;
+	#[runtime::pallet_index(10)]
+	pub type ContentStore = pallet_content_store;
 
-    #[runtime::pallet_index(11)]
-    pub type ModelSpec = pallet_model_spec;
+	#[runtime::pallet_index(11)]
+	pub type ModelSpec = pallet_model_spec;
 
-    #[runtime::pallet_index(12)]
-    pub type ParamDag = pallet_param_dag;
+	#[runtime::pallet_index(12)]
+	pub type ParamDag = pallet_param_dag;
 
-    #[runtime::pallet_index(13)]
-    pub type Dataset = pallet_dataset;
+	#[runtime::pallet_index(13)]
+	pub type Dataset = pallet_dataset;
 
-    #[runtime::pallet_index(14)]
-    pub type Pol = pallet_pol;
+	#[runtime::pallet_index(14)]
+	pub type Pol = pallet_pol;
 
-    #[runtime::pallet_index(15)]
-    pub type Trainer = pallet_trainer;
+	#[runtime::pallet_index(15)]
+	pub type Trainer = pallet_trainer;
 }

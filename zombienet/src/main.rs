@@ -25,8 +25,12 @@ async fn main() -> anyhow::Result<()> {
 		eprintln!("{}: {}", node.name(), node.ws_uri());
 	}
 	for node in network.nodes() {
-		node.wait_metric_with_timeout("block_height{status=\"finalized\"}", |h| h >= blocks, 300u64)
-			.await?;
+		node.wait_metric_with_timeout(
+			"block_height{status=\"finalized\"}",
+			|h| h >= blocks,
+			300u64,
+		)
+		.await?;
 		let best = node.reports("block_height{status=\"best\"}").await?;
 		let finalized = node.reports("block_height{status=\"finalized\"}").await?;
 		println!("{}: best #{best}, finalised #{finalized}", node.name());

@@ -10,23 +10,23 @@ type Block = frame_system::mocking::MockBlock<Test>;
 pub type Balance = u64;
 
 frame_support::construct_runtime!(
-    pub enum Test {
-        System: frame_system,
-        Balances: pallet_balances,
-        ContentStore: pallet_content_store,
-    }
+	pub enum Test {
+		System: frame_system,
+		Balances: pallet_balances,
+		ContentStore: pallet_content_store,
+	}
 );
 
 #[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
 impl frame_system::Config for Test {
-    type Block = Block;
-    type AccountData = pallet_balances::AccountData<Balance>;
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<Balance>;
 }
 
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
-    type AccountStore = System;
-    type RuntimeHoldReason = RuntimeHoldReason;
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 /// Accounts funded at genesis.
@@ -41,49 +41,47 @@ pub const INITIAL: Balance = 1_000_000;
 pub const TILE: u32 = 1024;
 
 parameter_types! {
-    /// A static so that one test can raise it to the runtime's 4 MiB.
-    pub static MaxTileBytes: u32 = TILE;
-    pub const TileDepositBase: Balance = 100;
-    pub const TileDepositPerByte: Balance = 2;
-    pub const RetentionPeriod: u64 = 10;
+	/// A static so that one test can raise it to the runtime's 4 MiB.
+	pub static MaxTileBytes: u32 = TILE;
+	pub const TileDepositBase: Balance = 100;
+	pub const TileDepositPerByte: Balance = 2;
+	pub const RetentionPeriod: u64 = 10;
 }
 
 impl pallet_content_store::Config for Test {
-    type Currency = Balances;
-    type RuntimeHoldReason = RuntimeHoldReason;
-    type MaxTileBytes = MaxTileBytes;
-    type MaxTilesPerManifest = ConstU32<8>;
-    type TileDepositBase = TileDepositBase;
-    type TileDepositPerByte = TileDepositPerByte;
-    type RetentionPeriod = RetentionPeriod;
-    type WeightInfo = ();
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type MaxTileBytes = MaxTileBytes;
+	type MaxTilesPerManifest = ConstU32<8>;
+	type TileDepositBase = TileDepositBase;
+	type TileDepositPerByte = TileDepositPerByte;
+	type RetentionPeriod = RetentionPeriod;
+	type WeightInfo = ();
 }
 
 /// Test externalities with funded accounts and the given genesis payloads.
 pub fn new_test_ext_with(payloads: Vec<(u64, Vec<u8>)>) -> sp_io::TestExternalities {
-    let mut t = frame_system::GenesisConfig::<Test>::default()
-        .build_storage()
-        .unwrap();
-    pallet_balances::GenesisConfig::<Test> {
-        balances: vec![(ALICE, INITIAL), (BOB, INITIAL), (POOR, 50)],
-        ..Default::default()
-    }
-    .assimilate_storage(&mut t)
-    .unwrap();
-    pallet_content_store::GenesisConfig::<Test> { payloads }
-        .assimilate_storage(&mut t)
-        .unwrap();
-    let mut ext = sp_io::TestExternalities::new(t);
-    ext.execute_with(|| System::set_block_number(1));
-    ext
+	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![(ALICE, INITIAL), (BOB, INITIAL), (POOR, 50)],
+		..Default::default()
+	}
+	.assimilate_storage(&mut t)
+	.unwrap();
+	pallet_content_store::GenesisConfig::<Test> { payloads }
+		.assimilate_storage(&mut t)
+		.unwrap();
+	let mut ext = sp_io::TestExternalities::new(t);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
 }
 
 /// Test externalities with funded accounts and no genesis payload; block 1.
 pub fn new_test_ext() -> sp_io::TestExternalities {
-    new_test_ext_with(vec![])
+	new_test_ext_with(vec![])
 }
 
 /// Runs blocks up to `n` (hooks included).
 pub fn run_to_block(n: u64) {
-    System::run_to_block::<AllPalletsWithSystem>(n);
+	System::run_to_block::<AllPalletsWithSystem>(n);
 }

@@ -20,7 +20,9 @@ pub const MAX_DUPLICATE_PERMILLE: u16 = 950;
 /// Largest value of any per-mille field of a [`QualityReport`] (1000 ‰ = 100 %).
 pub const PERMILLE_MAX: u16 = 1000;
 
-pub use blyan_primitives::trust::{Trust, TrustLevel, DEMOTE_AFTER_REJECTIONS, PROMOTE_AFTER_APPROVALS};
+pub use blyan_primitives::trust::{
+	Trust, TrustLevel, DEMOTE_AFTER_REJECTIONS, PROMOTE_AFTER_APPROVALS,
+};
 
 /// Quality tier of an approved dataset (SPEC "Chain D": Gold ≥ 75 %, Silver ≥ 60 %,
 /// Experimental ≥ 40 % approval).
@@ -28,116 +30,116 @@ pub use blyan_primitives::trust::{Trust, TrustLevel, DEMOTE_AFTER_REJECTIONS, PR
 /// The SCALE index (`Gold = 0`, `Silver = 1`, `Experimental = 2`) is also the `u8` the
 /// runtime API [`crate::runtime_api::DatasetApi::approved`] returns.
 #[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
-    frame_support::Serialize,
-    frame_support::Deserialize,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	frame_support::Serialize,
+	frame_support::Deserialize,
 )]
 #[serde(crate = "frame_support::__private::serde")]
 pub enum Tier {
-    /// At least 75 % of the votes approve; mixing weight 1.0.
-    Gold,
-    /// At least 60 % of the votes approve; mixing weight 0.7.
-    Silver,
-    /// At least 40 % of the votes approve; mixing weight 0.3.
-    Experimental,
+	/// At least 75 % of the votes approve; mixing weight 1.0.
+	Gold,
+	/// At least 60 % of the votes approve; mixing weight 0.7.
+	Silver,
+	/// At least 40 % of the votes approve; mixing weight 0.3.
+	Experimental,
 }
 
 impl Tier {
-    /// Smallest approval, in percent (`ayes · 100 / (ayes + nays)`, rounded down), that earns
-    /// this tier: 75 / 60 / 40 (SPEC "Chain D").
-    pub const fn min_approval_percent(self) -> u32 {
-        match self {
-            Tier::Gold => 75,
-            Tier::Silver => 60,
-            Tier::Experimental => 40,
-        }
-    }
+	/// Smallest approval, in percent (`ayes · 100 / (ayes + nays)`, rounded down), that earns
+	/// this tier: 75 / 60 / 40 (SPEC "Chain D").
+	pub const fn min_approval_percent(self) -> u32 {
+		match self {
+			Tier::Gold => 75,
+			Tier::Silver => 60,
+			Tier::Experimental => 40,
+		}
+	}
 
-    /// Weight of this tier when mixing training data, in per mille: 1000 / 700 / 300, i.e.
-    /// 1.0 / 0.7 / 0.3 (SPEC "Chain D").
-    pub const fn mixing_weight_permille(self) -> u32 {
-        match self {
-            Tier::Gold => 1000,
-            Tier::Silver => 700,
-            Tier::Experimental => 300,
-        }
-    }
+	/// Weight of this tier when mixing training data, in per mille: 1000 / 700 / 300, i.e.
+	/// 1.0 / 0.7 / 0.3 (SPEC "Chain D").
+	pub const fn mixing_weight_permille(self) -> u32 {
+		match self {
+			Tier::Gold => 1000,
+			Tier::Silver => 700,
+			Tier::Experimental => 300,
+		}
+	}
 
-    /// The tier an approval percentage earns, best first; `None` below 40 %.
-    pub fn from_approval_percent(percent: u32) -> Option<Tier> {
-        [Tier::Gold, Tier::Silver, Tier::Experimental]
-            .into_iter()
-            .find(|tier| percent >= tier.min_approval_percent())
-    }
+	/// The tier an approval percentage earns, best first; `None` below 40 %.
+	pub fn from_approval_percent(percent: u32) -> Option<Tier> {
+		[Tier::Gold, Tier::Silver, Tier::Experimental]
+			.into_iter()
+			.find(|tier| percent >= tier.min_approval_percent())
+	}
 
-    /// The tier as the `u8` of the runtime API (its SCALE index).
-    pub const fn as_u8(self) -> u8 {
-        match self {
-            Tier::Gold => 0,
-            Tier::Silver => 1,
-            Tier::Experimental => 2,
-        }
-    }
+	/// The tier as the `u8` of the runtime API (its SCALE index).
+	pub const fn as_u8(self) -> u8 {
+		match self {
+			Tier::Gold => 0,
+			Tier::Silver => 1,
+			Tier::Experimental => 2,
+		}
+	}
 }
 
 /// Which rule of the automatic pre-filter (seed §13.3) rejected a dataset.
 #[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum AuditFailure {
-    /// More than [`MAX_PII_PERMILLE`] ‰ of the samples contain PII (e-mail, phone, SSN).
-    PiiAboveLimit,
-    /// More than [`MAX_TOXICITY_PERMILLE`] ‰ of the samples are toxic.
-    ToxicityAboveLimit,
-    /// More than [`MAX_DUPLICATE_PERMILLE`] ‰ of the samples are duplicates.
-    DuplicatesAboveLimit,
-    /// The auditors could not match the licence to a known SPDX id.
-    UnknownLicence,
-    /// The samples fail the schema check (sample length 20–2048 characters).
-    ///
-    /// Reserved: [`QualityReport`] has no schema field yet, so `report_audit` never produces
-    /// this variant in this version.
-    Schema,
+	/// More than [`MAX_PII_PERMILLE`] ‰ of the samples contain PII (e-mail, phone, SSN).
+	PiiAboveLimit,
+	/// More than [`MAX_TOXICITY_PERMILLE`] ‰ of the samples are toxic.
+	ToxicityAboveLimit,
+	/// More than [`MAX_DUPLICATE_PERMILLE`] ‰ of the samples are duplicates.
+	DuplicatesAboveLimit,
+	/// The auditors could not match the licence to a known SPDX id.
+	UnknownLicence,
+	/// The samples fail the schema check (sample length 20–2048 characters).
+	///
+	/// Reserved: [`QualityReport`] has no schema field yet, so `report_audit` never produces
+	/// this variant in this version.
+	Schema,
 }
 
 /// Why a dataset ended `Rejected`.
 #[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum RejectReason {
-    /// The automatic audit failed on this rule.
-    AutoAudit(AuditFailure),
-    /// The vote reached quorum but less than 40 % approved.
-    LowApproval,
-    /// Fewer votes than the quorum were cast before the window closed.
-    NoQuorum,
+	/// The automatic audit failed on this rule.
+	AutoAudit(AuditFailure),
+	/// The vote reached quorum but less than 40 % approved.
+	LowApproval,
+	/// Fewer votes than the quorum were cast before the window closed.
+	NoQuorum,
 }
 
 /// Lifecycle stage of a dataset (SPEC "Chain D", seed §13.3).
@@ -146,130 +148,125 @@ pub enum RejectReason {
 /// dataset from `Pending` to `AutoAudit` inside `submit_dataset` (both transitions are
 /// announced by events), so `Pending` is never left in storage.
 #[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum Stage<BlockNumber> {
-    /// Just submitted.
-    Pending,
-    /// Waiting for the validators' off-chain pre-filter to report (`report_audit`).
-    AutoAudit,
-    /// Open for votes up to and including block `ends`.
-    CommunityVote {
-        /// Last block (inclusive) in which votes are accepted.
-        ends: BlockNumber,
-    },
-    /// Accepted with this tier; usable for training.
-    Approved(Tier),
-    /// Refused for this reason.
-    Rejected(RejectReason),
+	/// Just submitted.
+	Pending,
+	/// Waiting for the validators' off-chain pre-filter to report (`report_audit`).
+	AutoAudit,
+	/// Open for votes up to and including block `ends`.
+	CommunityVote {
+		/// Last block (inclusive) in which votes are accepted.
+		ends: BlockNumber,
+	},
+	/// Accepted with this tier; usable for training.
+	Approved(Tier),
+	/// Refused for this reason.
+	Rejected(RejectReason),
 }
 
 /// The off-chain pre-filter's findings (seed §13.3). All fields are per mille of the samples
 /// (0..=1000).
 #[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Default,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct QualityReport {
-    /// Samples hitting the toxicity keyword list, ‰.
-    pub toxicity_permille: u16,
-    /// Samples whose hash repeats another sample's, ‰.
-    pub duplicate_permille: u16,
-    /// Samples with a PII regex hit (e-mail, phone, SSN), ‰.
-    pub pii_permille: u16,
-    /// Samples detected as English (the language ratio), ‰. Informational only.
-    pub english_permille: u16,
+	/// Samples hitting the toxicity keyword list, ‰.
+	pub toxicity_permille: u16,
+	/// Samples whose hash repeats another sample's, ‰.
+	pub duplicate_permille: u16,
+	/// Samples with a PII regex hit (e-mail, phone, SSN), ‰.
+	pub pii_permille: u16,
+	/// Samples detected as English (the language ratio), ‰. Informational only.
+	pub english_permille: u16,
 }
 
 impl QualityReport {
-    /// Whether every field is a valid per-mille value (at most [`PERMILLE_MAX`]).
-    pub fn is_in_range(&self) -> bool {
-        [
-            self.toxicity_permille,
-            self.duplicate_permille,
-            self.pii_permille,
-            self.english_permille,
-        ]
-        .iter()
-        .all(|v| *v <= PERMILLE_MAX)
-    }
+	/// Whether every field is a valid per-mille value (at most [`PERMILLE_MAX`]).
+	pub fn is_in_range(&self) -> bool {
+		[self.toxicity_permille, self.duplicate_permille, self.pii_permille, self.english_permille]
+			.iter()
+			.all(|v| *v <= PERMILLE_MAX)
+	}
 
-    /// Applies the auto-reject rules of SPEC "Chain D" (PII > 1 %, toxicity > 10 %,
-    /// duplicates > 95 %, licence unknown). Returns the first failing rule in that order.
-    pub fn audit(&self, licence_known: bool) -> Result<(), AuditFailure> {
-        if self.pii_permille > MAX_PII_PERMILLE {
-            return Err(AuditFailure::PiiAboveLimit);
-        }
-        if self.toxicity_permille > MAX_TOXICITY_PERMILLE {
-            return Err(AuditFailure::ToxicityAboveLimit);
-        }
-        if self.duplicate_permille > MAX_DUPLICATE_PERMILLE {
-            return Err(AuditFailure::DuplicatesAboveLimit);
-        }
-        if !licence_known {
-            return Err(AuditFailure::UnknownLicence);
-        }
-        Ok(())
-    }
+	/// Applies the auto-reject rules of SPEC "Chain D" (PII > 1 %, toxicity > 10 %,
+	/// duplicates > 95 %, licence unknown). Returns the first failing rule in that order.
+	pub fn audit(&self, licence_known: bool) -> Result<(), AuditFailure> {
+		if self.pii_permille > MAX_PII_PERMILLE {
+			return Err(AuditFailure::PiiAboveLimit);
+		}
+		if self.toxicity_permille > MAX_TOXICITY_PERMILLE {
+			return Err(AuditFailure::ToxicityAboveLimit);
+		}
+		if self.duplicate_permille > MAX_DUPLICATE_PERMILLE {
+			return Err(AuditFailure::DuplicatesAboveLimit);
+		}
+		if !licence_known {
+			return Err(AuditFailure::UnknownLicence);
+		}
+		Ok(())
+	}
 }
 
 /// One dataset (SPEC "Chain D" record).
 #[derive(
-    CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 #[codec(mel_bound())]
 pub struct DatasetRecord<T: Config> {
-    /// Account that submitted the dataset; its trust is updated by the outcome.
-    pub creator: T::AccountId,
-    /// Human-readable name (UTF-8 expected, not checked), at most `MaxNameLen` bytes.
-    pub name: BoundedVec<u8, T::MaxNameLen>,
-    /// Creator-chosen version of this dataset name.
-    pub version: u32,
-    /// SPDX licence id (e.g. `CC-BY-4.0`), at most `MaxLicenceLen` bytes. Whether it is known
-    /// is decided by the audit report.
-    pub licence: BoundedVec<u8, T::MaxLicenceLen>,
-    /// Where the original data came from, at most `MaxUriLen` bytes.
-    pub source_uri: BoundedVec<u8, T::MaxUriLen>,
-    /// Size of the dataset content, in bytes (> 0).
-    pub total_bytes: u64,
-    /// Number of samples (> 0).
-    pub samples: u64,
-    /// blake3 Merkle root over the sample hashes ([`blyan_primitives::merkle_root`]): names
-    /// the sample set. Unique across datasets.
-    pub content_root: Hash,
-    /// Payload root of the dataset's text in the content store (referenced until rejected).
-    pub payload_root: Hash,
-    /// blake3 hashes of (some of) the samples, for de-duplication.
-    pub sample_hashes: BoundedVec<Hash, T::MaxSampleHashes>,
-    /// Current lifecycle stage.
-    pub stage: Stage<BlockNumberFor<T>>,
-    /// Block in which the dataset was submitted (0 for genesis datasets).
-    pub submitted_at: BlockNumberFor<T>,
-    /// Pre-filter findings, once reported.
-    pub quality: Option<QualityReport>,
-    /// Approving votes.
-    pub ayes: u32,
-    /// Rejecting votes.
-    pub nays: u32,
+	/// Account that submitted the dataset; its trust is updated by the outcome.
+	pub creator: T::AccountId,
+	/// Human-readable name (UTF-8 expected, not checked), at most `MaxNameLen` bytes.
+	pub name: BoundedVec<u8, T::MaxNameLen>,
+	/// Creator-chosen version of this dataset name.
+	pub version: u32,
+	/// SPDX licence id (e.g. `CC-BY-4.0`), at most `MaxLicenceLen` bytes. Whether it is known
+	/// is decided by the audit report.
+	pub licence: BoundedVec<u8, T::MaxLicenceLen>,
+	/// Where the original data came from, at most `MaxUriLen` bytes.
+	pub source_uri: BoundedVec<u8, T::MaxUriLen>,
+	/// Size of the dataset content, in bytes (> 0).
+	pub total_bytes: u64,
+	/// Number of samples (> 0).
+	pub samples: u64,
+	/// blake3 Merkle root over the sample hashes ([`blyan_primitives::merkle_root`]): names
+	/// the sample set. Unique across datasets.
+	pub content_root: Hash,
+	/// Payload root of the dataset's text in the content store (referenced until rejected).
+	pub payload_root: Hash,
+	/// blake3 hashes of (some of) the samples, for de-duplication.
+	pub sample_hashes: BoundedVec<Hash, T::MaxSampleHashes>,
+	/// Current lifecycle stage.
+	pub stage: Stage<BlockNumberFor<T>>,
+	/// Block in which the dataset was submitted (0 for genesis datasets).
+	pub submitted_at: BlockNumberFor<T>,
+	/// Pre-filter findings, once reported.
+	pub quality: Option<QualityReport>,
+	/// Approving votes.
+	pub ayes: u32,
+	/// Rejecting votes.
+	pub nays: u32,
 }
 
 /// Lets benchmarks turn an account into a registered voter (`Config::VoterSet`).
@@ -278,40 +275,40 @@ pub struct DatasetRecord<T: Config> {
 /// `pallet_aura::Authorities` here.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
-    /// Make `who` satisfy `VoterSet::contains` for the rest of the benchmark.
-    fn make_voter(who: &AccountId);
-    /// The root of a committed content-store payload, distinct for each `n`.
-    fn payload(n: u32) -> Hash;
+	/// Make `who` satisfy `VoterSet::contains` for the rest of the benchmark.
+	fn make_voter(who: &AccountId);
+	/// The root of a committed content-store payload, distinct for each `n`.
+	fn payload(n: u32) -> Hash;
 }
 
 /// SPDX licence ids the auditors' workers accept as known (SPEC "Chain D": "licence
 /// unknown" auto-rejects): common open-data, open-content and open-source licences, and
 /// `LicenseRef-public-domain` for public-domain text such as much of Debian's `fortunes`.
 pub const KNOWN_LICENCES: &[&str] = &[
-    "CC0-1.0",
-    "CC-BY-3.0",
-    "CC-BY-4.0",
-    "CC-BY-SA-3.0",
-    "CC-BY-SA-4.0",
-    "ODC-By-1.0",
-    "ODbL-1.0",
-    "PDDL-1.0",
-    "MIT",
-    "Apache-2.0",
-    "BSD-2-Clause",
-    "BSD-3-Clause",
-    "BSD-4-Clause",
-    "GPL-2.0-only",
-    "GPL-2.0-or-later",
-    "GPL-3.0-only",
-    "GPL-3.0-or-later",
-    "LGPL-2.1-or-later",
-    "GFDL-1.3-or-later",
-    "Unlicense",
-    "LicenseRef-public-domain",
+	"CC0-1.0",
+	"CC-BY-3.0",
+	"CC-BY-4.0",
+	"CC-BY-SA-3.0",
+	"CC-BY-SA-4.0",
+	"ODC-By-1.0",
+	"ODbL-1.0",
+	"PDDL-1.0",
+	"MIT",
+	"Apache-2.0",
+	"BSD-2-Clause",
+	"BSD-3-Clause",
+	"BSD-4-Clause",
+	"GPL-2.0-only",
+	"GPL-2.0-or-later",
+	"GPL-3.0-only",
+	"GPL-3.0-or-later",
+	"LGPL-2.1-or-later",
+	"GFDL-1.3-or-later",
+	"Unlicense",
+	"LicenseRef-public-domain",
 ];
 
 /// Whether `licence` is one of [`KNOWN_LICENCES`] (exact, case-sensitive SPDX match).
 pub fn licence_known(licence: &[u8]) -> bool {
-    KNOWN_LICENCES.iter().any(|l| l.as_bytes() == licence)
+	KNOWN_LICENCES.iter().any(|l| l.as_bytes() == licence)
 }

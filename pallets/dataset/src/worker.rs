@@ -21,23 +21,25 @@
 //! Every auditor's worker reports; the first report included decides and the others fail with
 //! `NotInAudit` (their fees are the price of not depending on one auditor being online).
 
-use crate::{licence_known, Call, Config, Datasets, NextDatasetId, QualityReport, Stage, KNOWN_LICENCES};
+use crate::{
+	licence_known, Call, Config, Datasets, NextDatasetId, QualityReport, Stage, KNOWN_LICENCES,
+};
 use alloc::vec::Vec;
 use blyan_engine_interface::{job_status, AuditFigures, Job, JobOutput, JobStatus};
 use blyan_primitives::DatasetId;
 use codec::{Decode, Encode};
 use frame_support::traits::Contains;
 use frame_system::{
-    offchain::{Account, SendSignedTransaction, Signer},
-    pallet_prelude::BlockNumberFor,
+	offchain::{Account, SendSignedTransaction, Signer},
+	pallet_prelude::BlockNumberFor,
 };
 use sp_runtime::{
-    offchain::{
-        storage::StorageValueRef,
-        storage_lock::{StorageLock, Time},
-        Duration,
-    },
-    traits::UniqueSaturatedInto,
+	offchain::{
+		storage::StorageValueRef,
+		storage_lock::{StorageLock, Time},
+		Duration,
+	},
+	traits::UniqueSaturatedInto,
 };
 
 /// Log target of the worker.
@@ -59,108 +61,107 @@ pub const LOCK_KEY: &[u8] = b"blyan/dataset/lock";
 /// What the worker knows of a dataset's audit, in off-chain storage (SCALE).
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub struct AuditState {
-    /// Block whose state the audit job reads.
-    pub at: u32,
-    /// Block at which the report was last sent, if ever.
-    pub sent_at: Option<u32>,
+	/// Block whose state the audit job reads.
+	pub at: u32,
+	/// Block at which the report was last sent, if ever.
+	pub sent_at: Option<u32>,
 }
 
 /// Off-chain storage key of a dataset's [`AuditState`].
 pub fn audit_key(id: DatasetId) -> Vec<u8> {
-    let mut key = b"blyan/dataset/audit/".to_vec();
-    key.extend_from_slice(&id.to_le_bytes());
-    key
+	let mut key = b"blyan/dataset/audit/".to_vec();
+	key.extend_from_slice(&id.to_le_bytes());
+	key
 }
 
 /// The quality report of the engine's audit figures (`out_of_range_permille` is not part of
 /// the on-chain report).
 pub fn quality_report(f: &AuditFigures) -> QualityReport {
-    QualityReport {
-        toxicity_permille: f.toxicity_permille,
-        duplicate_permille: f.duplicate_permille,
-        pii_permille: f.pii_permille,
-        english_permille: f.english_permille,
-    }
+	QualityReport {
+		toxicity_permille: f.toxicity_permille,
+		duplicate_permille: f.duplicate_permille,
+		pii_permille: f.pii_permille,
+		english_permille: f.english_permille,
+	}
 }
 
 /// One run of the auditors' worker at block `now`.
 pub fn run<T: Config>(now: BlockNumberFor<T>) {
-    let Some(auditor) = Signer::<T, T::AuthorityId>::keystore_accounts()
-        .find(|a| T::Auditors::contains(&a.id))
-    else {
-        return;
-    };
-    let mut lock =
-        StorageLock::<Time>::with_deadline(LOCK_KEY, Duration::from_millis(LOCK_MILLIS));
-    let Ok(_guard) = lock.try_lock() else {
-        log::debug!(target: LOG_TARGET, "another run holds the worker lock");
-        return;
-    };
-    let now: u32 = now.unique_saturated_into();
-    let next = NextDatasetId::<T>::get();
-    for id in (next.saturating_sub(SCAN_DATASETS)..next).rev() {
-        let Some(record) = Datasets::<T>::get(id) else { continue };
-        if record.stage == Stage::AutoAudit {
-            audit::<T>(id, &record.licence, &auditor, now);
-        }
-    }
+	let Some(auditor) =
+		Signer::<T, T::AuthorityId>::keystore_accounts().find(|a| T::Auditors::contains(&a.id))
+	else {
+		return;
+	};
+	let mut lock = StorageLock::<Time>::with_deadline(LOCK_KEY, Duration::from_millis(LOCK_MILLIS));
+	let Ok(_guard) = lock.try_lock() else {
+		log::debug!(target: LOG_TARGET, "another run holds the worker lock");
+		return;
+	};
+	let now: u32 = now.unique_saturated_into();
+	let next = NextDatasetId::<T>::get();
+	for id in (next.saturating_sub(SCAN_DATASETS)..next).rev() {
+		let Some(record) = Datasets::<T>::get(id) else { continue };
+		if record.stage == Stage::AutoAudit {
+			audit::<T>(id, &record.licence, &auditor, now);
+		}
+	}
 }
 
 /// Advances the audit of one dataset in `AutoAudit`.
 fn audit<T: Config>(id: DatasetId, licence: &[u8], auditor: &Account<T>, now: u32) {
-    let key = audit_key(id);
-    let store = StorageValueRef::persistent(&key);
-    let mut state = match store.get::<AuditState>() {
-        Ok(Some(state)) => state,
-        _ => AuditState { at: now, sent_at: None },
-    };
-    if state.sent_at.is_some_and(|sent| now < sent.saturating_add(RESEND_AFTER)) {
-        return;
-    }
-    let figures = match job_status(Job::AuditDataset { at: state.at, dataset: id }) {
-        JobStatus::Done(JobOutput::Audit(figures)) => figures,
-        JobStatus::Done(_) => {
-            log::error!(target: LOG_TARGET, "dataset {id}: engine returned an output of the wrong kind");
-            return;
-        }
-        JobStatus::Unavailable => {
-            log::warn!(target: LOG_TARGET, "dataset {id}: no engine on this node, cannot audit");
-            return;
-        }
-        JobStatus::Failed(why) => {
-            log::warn!(
-                target: LOG_TARGET,
-                "dataset {id}: audit failed, not reporting: {}",
-                core::str::from_utf8(&why).unwrap_or("(not UTF-8)")
-            );
-            return;
-        }
-        _ => {
-            if store.get::<AuditState>() != Ok(Some(state.clone())) {
-                log::info!(target: LOG_TARGET, "dataset {id}: L0 audit queued");
-                store.set(&state);
-            }
-            return;
-        }
-    };
-    let report = quality_report(&figures);
-    let known = licence_known(licence);
-    if !known {
-        log::info!(
-            target: LOG_TARGET,
-            "dataset {id}: licence is not one of the {} known SPDX ids",
-            KNOWN_LICENCES.len()
-        );
-    }
-    let sent = Signer::<T, T::AuthorityId>::any_account()
-        .with_filter(alloc::vec![auditor.public.clone()])
-        .send_signed_transaction(|_| Call::report_audit { id, report, licence_known: known });
-    match sent {
-        Some((_, Ok(()))) => {
-            log::info!(target: LOG_TARGET, "dataset {id}: audit report sent: {report:?}, licence known: {known}")
-        }
-        _ => log::warn!(target: LOG_TARGET, "dataset {id}: the pool refused the audit report"),
-    }
-    state.sent_at = Some(now);
-    store.set(&state);
+	let key = audit_key(id);
+	let store = StorageValueRef::persistent(&key);
+	let mut state = match store.get::<AuditState>() {
+		Ok(Some(state)) => state,
+		_ => AuditState { at: now, sent_at: None },
+	};
+	if state.sent_at.is_some_and(|sent| now < sent.saturating_add(RESEND_AFTER)) {
+		return;
+	}
+	let figures = match job_status(Job::AuditDataset { at: state.at, dataset: id }) {
+		JobStatus::Done(JobOutput::Audit(figures)) => figures,
+		JobStatus::Done(_) => {
+			log::error!(target: LOG_TARGET, "dataset {id}: engine returned an output of the wrong kind");
+			return;
+		},
+		JobStatus::Unavailable => {
+			log::warn!(target: LOG_TARGET, "dataset {id}: no engine on this node, cannot audit");
+			return;
+		},
+		JobStatus::Failed(why) => {
+			log::warn!(
+				target: LOG_TARGET,
+				"dataset {id}: audit failed, not reporting: {}",
+				core::str::from_utf8(&why).unwrap_or("(not UTF-8)")
+			);
+			return;
+		},
+		_ => {
+			if store.get::<AuditState>() != Ok(Some(state.clone())) {
+				log::info!(target: LOG_TARGET, "dataset {id}: L0 audit queued");
+				store.set(&state);
+			}
+			return;
+		},
+	};
+	let report = quality_report(&figures);
+	let known = licence_known(licence);
+	if !known {
+		log::info!(
+			target: LOG_TARGET,
+			"dataset {id}: licence is not one of the {} known SPDX ids",
+			KNOWN_LICENCES.len()
+		);
+	}
+	let sent = Signer::<T, T::AuthorityId>::any_account()
+		.with_filter(alloc::vec![auditor.public.clone()])
+		.send_signed_transaction(|_| Call::report_audit { id, report, licence_known: known });
+	match sent {
+		Some((_, Ok(()))) => {
+			log::info!(target: LOG_TARGET, "dataset {id}: audit report sent: {report:?}, licence known: {known}")
+		},
+		_ => log::warn!(target: LOG_TARGET, "dataset {id}: the pool refused the audit report"),
+	}
+	state.sent_at = Some(now);
+	store.set(&state);
 }

@@ -37,8 +37,8 @@ mod benches {
 	/// reads it (worst case).
 	#[benchmark]
 	fn register_spec(l: Linear<1, { T::MaxLayers::get() }>) -> Result<(), BenchmarkError> {
-		let origin = T::SpecOrigin::try_successful_origin()
-			.map_err(|_| BenchmarkError::Weightless)?;
+		let origin =
+			T::SpecOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		ModelSpecPallet::<T>::do_register_spec(
 			config(1, 1),
 			SemVer::new(1, 0, 0),
@@ -60,8 +60,8 @@ mod benches {
 
 	#[benchmark]
 	fn record_migration() -> Result<(), BenchmarkError> {
-		let origin = T::SpecOrigin::try_successful_origin()
-			.map_err(|_| BenchmarkError::Weightless)?;
+		let origin =
+			T::SpecOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		ModelSpecPallet::<T>::do_register_spec(
 			config(1, 1),
 			SemVer::new(1, 0, 0),

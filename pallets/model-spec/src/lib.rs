@@ -194,11 +194,10 @@ pub mod pallet {
 			if let Some((config, version, generation, dataset, backbone, routers)) =
 				&self.initial_spec
 			{
-				let routers: BoundedVec<Hash, T::MaxLayers> =
-					routers.clone().try_into().expect(
-						"genesis model spec: more router hashes than MaxLayers; fix the chain \
+				let routers: BoundedVec<Hash, T::MaxLayers> = routers.clone().try_into().expect(
+					"genesis model spec: more router hashes than MaxLayers; fix the chain \
 						 spec's modelSpec.initialSpec; qed",
-					);
+				);
 				Pallet::<T>::do_register_spec(
 					*config,
 					*version,

@@ -45,9 +45,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 }
 
 /// Externalities with funded accounts and the given genesis spec.
-pub fn ext_with(
-	initial_spec: Option<crate::GenesisSpec>,
-) -> sp_io::TestExternalities {
+pub fn ext_with(initial_spec: Option<crate::GenesisSpec>) -> sp_io::TestExternalities {
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
 		balances: vec![(1, 100), (2, 100), (3, 100)],

@@ -103,7 +103,7 @@ fn register_spec_fails_when_config_is_invalid() {
 			|c| c.hidden_size = 0,
 			|c| c.intermediate_size = 0,
 			|c| c.num_attention_heads = 0,
-			|c| c.num_attention_heads = 3, // 32 % 3 != 0
+			|c| c.num_attention_heads = 3,  // 32 % 3 != 0
 			|c| c.num_attention_heads = 32, // head size 1 is odd
 			|c| c.max_position_embeddings = 1,
 			|c| c.num_experts_per_tok = 0,
@@ -135,10 +135,7 @@ fn register_spec_fails_when_layers_exceed_max_layers() {
 		// the config check must still refuse layers > MaxLayers.
 		let mut c = cfg();
 		c.num_hidden_layers = MaxLayers::get() + 1;
-		assert_eq!(
-			c.check(MaxLayers::get(), MaxExperts::get()),
-			Err(ConfigFault::TooManyLayers)
-		);
+		assert_eq!(c.check(MaxLayers::get(), MaxExperts::get()), Err(ConfigFault::TooManyLayers));
 		assert_noop!(
 			SpecPallet::register_spec(
 				RuntimeOrigin::root(),

@@ -5,7 +5,7 @@ use blyan_primitives::{DatasetId, Hash, SpecId};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	pallet_prelude::{BoundedVec, Get},
-	CloneNoBound, EqNoBound, PartialEqNoBound, DebugNoBound,
+	CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use scale_info::TypeInfo;
 
@@ -76,24 +76,24 @@ impl EngineConfig {
 		if self.vocab_size == 0 {
 			return Err(ConfigFault::ZeroVocab);
 		}
-		if self.hidden_size == 0 ||
-			self.num_hidden_layers == 0 ||
-			self.intermediate_size == 0 ||
-			self.num_attention_heads == 0
+		if self.hidden_size == 0
+			|| self.num_hidden_layers == 0
+			|| self.intermediate_size == 0
+			|| self.num_attention_heads == 0
 		{
 			return Err(ConfigFault::ZeroSize);
 		}
-		if !self.hidden_size.is_multiple_of(self.num_attention_heads) ||
-			!(self.hidden_size / self.num_attention_heads).is_multiple_of(2)
+		if !self.hidden_size.is_multiple_of(self.num_attention_heads)
+			|| !(self.hidden_size / self.num_attention_heads).is_multiple_of(2)
 		{
 			return Err(ConfigFault::HeadsMismatch);
 		}
 		if self.max_position_embeddings < 2 {
 			return Err(ConfigFault::ContextTooShort);
 		}
-		if self.num_local_experts == 0 ||
-			self.num_experts_per_tok == 0 ||
-			self.num_experts_per_tok > self.num_local_experts
+		if self.num_local_experts == 0
+			|| self.num_experts_per_tok == 0
+			|| self.num_experts_per_tok > self.num_local_experts
 		{
 			return Err(ConfigFault::BadTopK);
 		}
@@ -143,14 +143,7 @@ impl SemVer {
 
 /// A registered model spec (SPEC "Chain A — model specs").
 #[derive(
-	Encode,
-	Decode,
-	MaxEncodedLen,
-	TypeInfo,
-	CloneNoBound,
-	PartialEqNoBound,
-	EqNoBound,
-	DebugNoBound,
+	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
 )]
 #[scale_info(skip_type_params(MaxLayers))]
 #[codec(mel_bound(BlockNumber: MaxEncodedLen))]

@@ -61,12 +61,7 @@ fn fill_dag<T: Config>(n: u32, spec: SpecId, payload: Hash, size: u64) {
 }
 
 /// A block with the given name, dependencies and status, written straight into storage.
-fn put_block<T: Config>(
-	name: &[u8],
-	deps: DepsOf<T>,
-	status: BlockStatus,
-	nonce: u64,
-) -> Hash {
+fn put_block<T: Config>(name: &[u8], deps: DepsOf<T>, status: BlockStatus, nonce: u64) -> Hash {
 	let spec = T::BenchmarkHelper::spec();
 	let (payload, size) = T::BenchmarkHelper::payload();
 	let miner: T::AccountId = account("miner", 0, 0);
@@ -121,7 +116,8 @@ mod benches {
 			BoundedVec::truncate_from((0..d).map(filler_id).collect::<Vec<_>>());
 		let caller: T::AccountId = whitelisted_caller();
 		// Longest well-formed name within the bound, for the worst-case encoding.
-		let name: NameOf<T> = BoundedVec::truncate_from(b"layer4294967295.expert4294967295".to_vec());
+		let name: NameOf<T> =
+			BoundedVec::truncate_from(b"layer4294967295.expert4294967295".to_vec());
 		let name_check = ParamName::parse(&name);
 		let (layer_id, block_type) = match name_check {
 			Some(ParamName::Expert { layer, .. }) => (layer, BlockType::Expert),
@@ -179,7 +175,14 @@ mod benches {
 		let origin =
 			T::AcceptOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 		let deps: Vec<Hash> = (0..d)
-			.map(|i| put_block::<T>(b"layer0.expert1", Default::default(), BlockStatus::Accepted, u64::from(i)))
+			.map(|i| {
+				put_block::<T>(
+					b"layer0.expert1",
+					Default::default(),
+					BlockStatus::Accepted,
+					u64::from(i),
+				)
+			})
 			.collect();
 		let prev = put_block::<T>(b"layer0.expert0", Default::default(), BlockStatus::Proposed, 0);
 		ParamDag::<T>::do_accept_block(prev).map_err(|_| BenchmarkError::Stop("setup: accept"))?;
@@ -194,7 +197,10 @@ mod benches {
 		_(origin as T::RuntimeOrigin, id);
 
 		assert_eq!(Blocks::<T>::get(prev).map(|b| b.status), Some(BlockStatus::Superseded));
-		assert_eq!(ParamIndex::<T>::get(BoundedVec::truncate_from(b"layer0.expert0".to_vec())), Some(id));
+		assert_eq!(
+			ParamIndex::<T>::get(BoundedVec::truncate_from(b"layer0.expert0".to_vec())),
+			Some(id)
+		);
 		Ok(())
 	}
 

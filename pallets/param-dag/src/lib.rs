@@ -172,7 +172,8 @@ pub mod pallet {
 
 	/// Every block ever proposed (any status), indexed by block id.
 	#[pallet::storage]
-	pub type Blocks<T: Config> = StorageMap<_, Blake2_128Concat, Hash, ParamBlockOf<T>, OptionQuery>;
+	pub type Blocks<T: Config> =
+		StorageMap<_, Blake2_128Concat, Hash, ParamBlockOf<T>, OptionQuery>;
 
 	/// The accepted block of each parameter, indexed by parameter name.
 	#[pallet::storage]

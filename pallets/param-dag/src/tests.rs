@@ -21,14 +21,7 @@ fn propose_expert(e: u32, d: &[Hash]) -> Hash {
 	propose_as(1, &format!("layer0.expert{e}"), 0, BlockType::Expert, d, 0)
 }
 
-fn propose_as(
-	who: u64,
-	n: &str,
-	layer: u32,
-	ty: BlockType,
-	d: &[Hash],
-	nonce: u64,
-) -> Hash {
+fn propose_as(who: u64, n: &str, layer: u32, ty: BlockType, d: &[Hash], nonce: u64) -> Hash {
 	assert_ok!(ParamDag::propose_block(
 		RuntimeOrigin::signed(who),
 		0,
@@ -124,36 +117,26 @@ fn propose_block_accepts_every_name_form() {
 fn block_id_is_blake3_of_the_scale_header_and_the_pow_hash() {
 	ext().execute_with(|| {
 		let d = [[1u8; 32]];
-		let header =
-			ParamDag::header_without_nonce(0, b"layer1.router", 1, BlockType::Router, &d, &P, 5, &3);
-		let id = ParamDag::block_id(0, b"layer1.router", 1, BlockType::Router, &d, &P, 5, &3, 42);
-		let full = (
-			0u32,
-			name("layer1.router"),
-			1u32,
+		let header = ParamDag::header_without_nonce(
+			0,
+			b"layer1.router",
+			1,
 			BlockType::Router,
-			deps(&d),
-			P,
-			5u64,
-			3u64,
-			42u64,
-		)
-			.encode();
+			&d,
+			&P,
+			5,
+			&3,
+		);
+		let id = ParamDag::block_id(0, b"layer1.router", 1, BlockType::Router, &d, &P, 5, &3, 42);
+		let full =
+			(0u32, name("layer1.router"), 1u32, BlockType::Router, deps(&d), P, 5u64, 3u64, 42u64)
+				.encode();
 		assert_eq!(id, *blake3::hash(&full).as_bytes());
 		// The id is the hash `pow_ok` tests.
 		for bits in [0, 4, 8] {
 			let nonce = solve_pow(&header, bits);
-			let id = ParamDag::block_id(
-				0,
-				b"layer1.router",
-				1,
-				BlockType::Router,
-				&d,
-				&P,
-				5,
-				&3,
-				nonce,
-			);
+			let id =
+				ParamDag::block_id(0, b"layer1.router", 1, BlockType::Router, &d, &P, 5, &3, nonce);
 			assert!(blyan_primitives::leading_zero_bits(&id) >= bits);
 			assert!(pow_ok(&header, nonce, bits));
 		}
@@ -264,7 +247,8 @@ fn blocks_cannot_depend_on_themselves() {
 	ext().execute_with(|| {
 		let n = "layer0.expert0";
 		// Even naming exactly the id the block would have without the self-edge fails.
-		let would_be = ParamDag::block_id(0, n.as_bytes(), 0, BlockType::Expert, &[], &P, P_LEN, &1, 0);
+		let would_be =
+			ParamDag::block_id(0, n.as_bytes(), 0, BlockType::Expert, &[], &P, P_LEN, &1, 0);
 		assert_noop!(
 			propose_call(0, n, 0, BlockType::Expert, &[would_be], P, P_LEN, 0),
 			Error::<Test>::UnknownDependency
@@ -305,7 +289,8 @@ fn propose_block_fails_when_payload_size_mismatches() {
 fn propose_block_fails_when_pow_is_invalid() {
 	ext().execute_with(|| {
 		PowDifficulty::set(8);
-		let header = ParamDag::header_without_nonce(0, b"backbone", 0, BlockType::Meta, &[], &P, P_LEN, &1);
+		let header =
+			ParamDag::header_without_nonce(0, b"backbone", 0, BlockType::Meta, &[], &P, P_LEN, &1);
 		let good = solve_pow(&header, 8);
 		// Find a nonce that fails.
 		let bad = (0..).find(|n| !pow_ok(&header, *n, 8)).unwrap();
@@ -357,7 +342,8 @@ fn accept_block_supersedes_previous_block_of_the_name() {
 		let a = propose_expert(0, &[]);
 		accept(a);
 		assert_ok!(propose_call(0, "layer0.expert0", 0, BlockType::Expert, &[a], p2, 10, 0));
-		let b = ParamDag::block_id(0, b"layer0.expert0", 0, BlockType::Expert, &[a], &p2, 10, &1, 0);
+		let b =
+			ParamDag::block_id(0, b"layer0.expert0", 0, BlockType::Expert, &[a], &p2, 10, &1, 0);
 		assert_eq!(refs(&P), Some(1));
 		assert_eq!(refs(&p2), Some(1));
 		accept(b);
@@ -552,7 +538,8 @@ fn genesis_inserts_accepted_blocks() {
 	])
 	.execute_with(|| {
 		let bb = ParamDag::block_id(0, b"backbone", 0, BlockType::Meta, &[], &P, P_LEN, &1, 0);
-		let e1 = ParamDag::block_id(0, b"layer0.expert1", 0, BlockType::Expert, &[], &P, P_LEN, &2, 0);
+		let e1 =
+			ParamDag::block_id(0, b"layer0.expert1", 0, BlockType::Expert, &[], &P, P_LEN, &2, 0);
 		let e2 = ParamDag::block_id(0, b"layer0.expert1", 0, BlockType::Expert, &[], &q, 8, &2, 0);
 		assert_eq!(ParamDag::topological_order(), vec![bb, e1, e2]);
 		assert_eq!(ParamDag::accepted(b"backbone"), Some(bb));
@@ -588,7 +575,6 @@ fn integrity_test_passes() {
 	});
 }
 
-
 #[test]
 fn propose_child_copies_the_parents_header_and_depends_on_it() {
 	ext().execute_with(|| {
@@ -600,15 +586,34 @@ fn propose_child_copies_the_parents_header_and_depends_on_it() {
 		// The id is the same header a client would hash for `propose_block`.
 		assert_eq!(
 			child,
-			ParamDag::block_id(0, b"layer2.expert5", 2, BlockType::Expert, &[parent], &child_payload, 1234, &3, 11)
+			ParamDag::block_id(
+				0,
+				b"layer2.expert5",
+				2,
+				BlockType::Expert,
+				&[parent],
+				&child_payload,
+				1234,
+				&3,
+				11
+			)
 		);
 		let b = Blocks::<Test>::get(child).unwrap();
-		assert_eq!((b.layer_id, b.block_type, b.payload_size, b.status), (2, BlockType::Expert, 1234, BlockStatus::Proposed));
+		assert_eq!(
+			(b.layer_id, b.block_type, b.payload_size, b.status),
+			(2, BlockType::Expert, 1234, BlockStatus::Proposed)
+		);
 		assert_eq!(b.depends_on.to_vec(), vec![parent]);
 		assert_eq!(ParamDag::name_of(&child), Some(b"layer2.expert5".to_vec()));
 		assert_eq!(ParamDag::name_of(&[0xee; 32]), None);
 		// Unknown parent or payload: named errors, nothing written.
-		assert_noop!(ParamDag::do_propose_child(3, [0xee; 32], child_payload, 0), Error::<Test>::UnknownDependency);
-		assert_noop!(ParamDag::do_propose_child(3, parent, [0xdd; 32], 0), Error::<Test>::UnknownPayload);
+		assert_noop!(
+			ParamDag::do_propose_child(3, [0xee; 32], child_payload, 0),
+			Error::<Test>::UnknownDependency
+		);
+		assert_noop!(
+			ParamDag::do_propose_child(3, parent, [0xdd; 32], 0),
+			Error::<Test>::UnknownPayload
+		);
 	});
 }

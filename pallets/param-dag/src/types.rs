@@ -37,7 +37,16 @@ pub enum BlockType {
 ///
 /// `Proposed → Accepted → Superseded` or `Proposed → Rejected`; nothing else.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
 )]
 pub enum BlockStatus {
 	/// Proposed by a miner, waiting for [`crate::Config::AcceptOrigin`].
@@ -63,14 +72,7 @@ impl BlockStatus {
 /// Its id is `blake3(SCALE(spec, expert_name, layer_id, block_type, depends_on, payload_hash,
 /// payload_size, miner, nonce))`, see [`crate::Pallet::block_id`].
 #[derive(
-	Encode,
-	Decode,
-	MaxEncodedLen,
-	TypeInfo,
-	CloneNoBound,
-	PartialEqNoBound,
-	EqNoBound,
-	DebugNoBound,
+	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
 )]
 #[scale_info(skip_type_params(MaxNameLen, MaxDependencies))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
@@ -150,8 +152,7 @@ impl ParamName {
 		match *self {
 			ParamName::Backbone => block_type == BlockType::Meta && layer_id == 0,
 			ParamName::Router { layer } => block_type == BlockType::Router && layer == layer_id,
-			ParamName::Expert { layer, .. } =>
-				block_type == BlockType::Expert && layer == layer_id,
+			ParamName::Expert { layer, .. } => block_type == BlockType::Expert && layer == layer_id,
 		}
 	}
 }

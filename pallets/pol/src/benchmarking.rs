@@ -77,7 +77,8 @@ fn validators<T: Config>() -> Vec<T::AccountId> {
 fn start_evaluation<T: Config>(id: ClaimId) {
 	Claims::<T>::mutate(id, |c| {
 		if let Some(c) = c {
-			c.stage = ClaimStage::Evaluating { segments: BoundedVec::truncate_from(alloc::vec![0, 1]) };
+			c.stage =
+				ClaimStage::Evaluating { segments: BoundedVec::truncate_from(alloc::vec![0, 1]) };
 		}
 	});
 }
@@ -114,7 +115,10 @@ mod benches {
 		_(RawOrigin::Signed(last), id, honest());
 
 		assert_eq!(Reports::<T>::get(id).len() as u32, v);
-		assert!(matches!(Claims::<T>::get(id).map(|c| c.stage), Some(ClaimStage::Evaluating { .. })));
+		assert!(matches!(
+			Claims::<T>::get(id).map(|c| c.stage),
+			Some(ClaimStage::Evaluating { .. })
+		));
 	}
 
 	/// Deciding a claim with `v` reports (one odd, the rest honest): medians, acceptance,
@@ -149,7 +153,8 @@ mod benches {
 		let vals = validators::<T>();
 		let now = frame_system::Pallet::<T>::block_number();
 		let at = now.saturating_add(T::ChallengeDelay::get());
-		let own_decision = at.saturating_add(T::EvaluationWindow::get()).saturating_add(1u32.into());
+		let own_decision =
+			at.saturating_add(T::EvaluationWindow::get()).saturating_add(1u32.into());
 		for i in 0..e {
 			let id = new_claim::<T>(i);
 			// Leave the schedule queues to the claims built below.
@@ -180,10 +185,16 @@ mod benches {
 		}
 
 		for id in 0..e {
-			assert!(matches!(Claims::<T>::get(u64::from(id)).map(|c| c.stage), Some(ClaimStage::Accepted { .. })));
+			assert!(matches!(
+				Claims::<T>::get(u64::from(id)).map(|c| c.stage),
+				Some(ClaimStage::Accepted { .. })
+			));
 		}
 		for id in e..e + c {
-			assert!(matches!(Claims::<T>::get(u64::from(id)).map(|c| c.stage), Some(ClaimStage::Evaluating { .. })));
+			assert!(matches!(
+				Claims::<T>::get(u64::from(id)).map(|c| c.stage),
+				Some(ClaimStage::Evaluating { .. })
+			));
 		}
 	}
 

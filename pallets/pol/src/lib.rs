@@ -330,8 +330,7 @@ pub mod pallet {
 
 	/// Deviant reports per validator: the slashing input of the validator-economics work.
 	#[pallet::storage]
-	pub type Deviations<T: Config> =
-		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+	pub type Deviations<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -605,14 +604,17 @@ impl<T: Config> Pallet<T> {
 		);
 
 		let challenge_at = now.saturating_add(T::ChallengeDelay::get());
-		let decide_at = challenge_at.saturating_add(T::EvaluationWindow::get()).saturating_add(1u32.into());
+		let decide_at = challenge_at
+			.saturating_add(T::EvaluationWindow::get())
+			.saturating_add(1u32.into());
 		let id = NextClaimId::<T>::get();
 		Challenges::<T>::try_mutate(challenge_at, |q| q.try_push(id))
 			.map_err(|_| Error::<T>::ScheduleFull)?;
 		Decisions::<T>::try_mutate(decide_at, |q| q.try_push(id))
 			.map_err(|_| Error::<T>::ScheduleFull)?;
 
-		let block = T::Dag::propose_child(&trainer, &input.parent, &input.payload_root, input.nonce)?;
+		let block =
+			T::Dag::propose_child(&trainer, &input.parent, &input.payload_root, input.nonce)?;
 		T::Currency::hold(&HoldReason::ClaimBond.into(), &trainer, bond)
 			.map_err(|_| Error::<T>::InsufficientBalance)?;
 
@@ -632,7 +634,13 @@ impl<T: Config> Pallet<T> {
 				stage: ClaimStage::AwaitingChallenge { at: challenge_at },
 			},
 		);
-		Self::deposit_event(Event::ClaimSubmitted { claim: id, trainer, block, bond, challenge_at });
+		Self::deposit_event(Event::ClaimSubmitted {
+			claim: id,
+			trainer,
+			block,
+			bond,
+			challenge_at,
+		});
 		Ok(id)
 	}
 
@@ -815,14 +823,22 @@ impl<T: Config> Pallet<T> {
 		let reason = HoldReason::ClaimBond.into();
 		let verdict = match verdict {
 			// The DAG refuses only if the block is no longer `Proposed`: treat as superseded.
-			Ok(median) => T::Dag::accept(&claim.block).map(|_| median).map_err(|_| RejectReason::Superseded),
+			Ok(median) => T::Dag::accept(&claim.block)
+				.map(|_| median)
+				.map_err(|_| RejectReason::Superseded),
 			Err(r) => Err(r),
 		};
 		match verdict {
 			Ok(median_ppm) => {
-				let _ = T::Currency::release(&reason, &claim.trainer, claim.bond, Precision::BestEffort);
+				let _ = T::Currency::release(
+					&reason,
+					&claim.trainer,
+					claim.bond,
+					Precision::BestEffort,
+				);
 				let reward = T::TrainerReward::get();
-				let reward = T::Currency::mint_into(&claim.trainer, reward).unwrap_or_else(|_| Zero::zero());
+				let reward =
+					T::Currency::mint_into(&claim.trainer, reward).unwrap_or_else(|_| Zero::zero());
 				claim.stage = ClaimStage::Accepted { median_ppm };
 				Self::deposit_event(Event::ClaimAccepted {
 					claim: id,
@@ -831,7 +847,9 @@ impl<T: Config> Pallet<T> {
 					reward,
 				});
 				for share in claim.input.datasets.iter() {
-					let Some(creator) = T::Datasets::approved_creator(share.dataset) else { continue };
+					let Some(creator) = T::Datasets::approved_creator(share.dataset) else {
+						continue;
+					};
 					let amount = Permill::from_parts(share.ratio_ppm) * T::DataReward::get();
 					if amount.is_zero() {
 						continue;

@@ -54,7 +54,9 @@ impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
 where
 	RuntimeCall: From<C>,
 {
-	fn create_signed_transaction<A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+	fn create_signed_transaction<
+		A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
 		call: RuntimeCall,
 		_public: UintAuthorityId,
 		account: u64,
@@ -156,7 +158,12 @@ impl ParamDag<u64> for MockDag {
 	fn accepted(unit: &[u8]) -> Option<Hash> {
 		unhashed::get(&index_key(unit))
 	}
-	fn propose_child(miner: &u64, parent: &Hash, payload: &Hash, nonce: u64) -> Result<Hash, DispatchError> {
+	fn propose_child(
+		miner: &u64,
+		parent: &Hash,
+		payload: &Hash,
+		nonce: u64,
+	) -> Result<Hash, DispatchError> {
 		if !Payloads::get().contains(payload) {
 			return Err(UNKNOWN_PAYLOAD);
 		}

@@ -18,7 +18,9 @@ fn parent() -> Hash {
 
 fn shares(list: &[(DatasetId, u32)]) -> BoundedVec<DatasetShare, MaxDatasets> {
 	BoundedVec::truncate_from(
-		list.iter().map(|&(dataset, ratio_ppm)| DatasetShare { dataset, ratio_ppm }).collect(),
+		list.iter()
+			.map(|&(dataset, ratio_ppm)| DatasetShare { dataset, ratio_ppm })
+			.collect(),
 	)
 }
 
@@ -35,7 +37,11 @@ fn input(payload_n: u8, claimed_loss: u64) -> ClaimInput<MaxDatasets> {
 }
 
 fn submit(who: u64, payload_n: u8, claimed_loss: u64) -> ClaimId {
-	assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(who), input(payload_n, claimed_loss), 1_000));
+	assert_ok!(Pol::submit_claim(
+		RuntimeOrigin::signed(who),
+		input(payload_n, claimed_loss),
+		1_000
+	));
 	NextClaimId::<Test>::get() - 1
 }
 
@@ -184,7 +190,10 @@ fn the_daily_quota_follows_trust_and_restarts_each_day() {
 			Error::<Test>::QuotaExceeded
 		);
 		// A trusted trainer gets TrustedDailyClaims.
-		TrainerTrust::<Test>::insert(TRAINER, Trust { level: TrustLevel::Trusted, ..Default::default() });
+		TrainerTrust::<Test>::insert(
+			TRAINER,
+			Trust { level: TrustLevel::Trusted, ..Default::default() },
+		);
 		submit(TRAINER, 6, GOOD_LOSS);
 		// A new day restarts the count.
 		TrainerTrust::<Test>::remove(TRAINER);
@@ -222,7 +231,11 @@ fn the_challenge_is_drawn_from_the_previous_block_hash() {
 		run_to(3);
 		let expected = Pol::challenge_segments(&[0xab; 32], id, 30);
 		assert_eq!(stage(id), ClaimStage::Evaluating { segments: expected.clone() });
-		assert!(events().contains(&Event::ChallengeDrawn { claim: id, segments: expected, deadline: 13 }));
+		assert!(events().contains(&Event::ChallengeDrawn {
+			claim: id,
+			segments: expected,
+			deadline: 13
+		}));
 	});
 }
 
@@ -237,11 +250,18 @@ fn challenge_segments_are_distinct_sorted_in_range_and_seed_dependent() {
 				assert!(s.iter().all(|&i| i < segments));
 			}
 		}
-		let draws: std::collections::BTreeSet<Vec<u32>> =
-			(0..20u8).map(|seed| Pol::challenge_segments(&[seed; 32], 5, 1_000).to_vec()).collect();
+		let draws: std::collections::BTreeSet<Vec<u32>> = (0..20u8)
+			.map(|seed| Pol::challenge_segments(&[seed; 32], 5, 1_000).to_vec())
+			.collect();
 		assert!(draws.len() > 15, "different seeds give different challenges");
-		assert_eq!(Pol::challenge_segments(&[1; 32], 5, 1_000), Pol::challenge_segments(&[1; 32], 5, 1_000));
-		assert_ne!(Pol::challenge_segments(&[1; 32], 5, 1_000), Pol::challenge_segments(&[1; 32], 6, 1_000));
+		assert_eq!(
+			Pol::challenge_segments(&[1; 32], 5, 1_000),
+			Pol::challenge_segments(&[1; 32], 5, 1_000)
+		);
+		assert_ne!(
+			Pol::challenge_segments(&[1; 32], 5, 1_000),
+			Pol::challenge_segments(&[1; 32], 6, 1_000)
+		);
 	});
 }
 
@@ -303,9 +323,24 @@ fn an_honest_claim_is_accepted_at_two_thirds_and_pays_trainer_and_data() {
 		assert_eq!(Balances::free_balance(CREATOR_A), 600);
 		assert_eq!(Balances::free_balance(CREATOR_B), 400);
 		let ev = events();
-		assert!(ev.contains(&Event::ClaimAccepted { claim: id, block, median_ppm: 20_000, reward: 50 }));
-		assert!(ev.contains(&Event::DataContributorRewarded { claim: id, dataset: 7, creator: CREATOR_A, amount: 600 }));
-		assert!(ev.contains(&Event::DataContributorRewarded { claim: id, dataset: 8, creator: CREATOR_B, amount: 400 }));
+		assert!(ev.contains(&Event::ClaimAccepted {
+			claim: id,
+			block,
+			median_ppm: 20_000,
+			reward: 50
+		}));
+		assert!(ev.contains(&Event::DataContributorRewarded {
+			claim: id,
+			dataset: 7,
+			creator: CREATOR_A,
+			amount: 600
+		}));
+		assert!(ev.contains(&Event::DataContributorRewarded {
+			claim: id,
+			dataset: 8,
+			creator: CREATOR_B,
+			amount: 400
+		}));
 		assert_eq!(TrainerTrust::<Test>::get(TRAINER).consecutive_approvals, 1);
 		// The third validator may still report until the deadline; it agrees, so nobody deviates.
 		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(12), id, honest()));
@@ -317,7 +352,10 @@ fn an_honest_claim_is_accepted_at_two_thirds_and_pays_trainer_and_data() {
 
 /// Runs a claim to its decision with the three given reports; returns the final stage and
 /// the amount slashed.
-fn decide_with(claimed_loss: u64, reports: [EvalReport; 3]) -> (ClaimStage<u64, ReplaySegments>, u64) {
+fn decide_with(
+	claimed_loss: u64,
+	reports: [EvalReport; 3],
+) -> (ClaimStage<u64, ReplaySegments>, u64) {
 	let id = challenged(TRAINER, 1, claimed_loss);
 	for (v, r) in (10..13).zip(reports) {
 		let _ = Pol::submit_report(RuntimeOrigin::signed(v), id, r);
@@ -325,7 +363,9 @@ fn decide_with(claimed_loss: u64, reports: [EvalReport; 3]) -> (ClaimStage<u64, 
 	run_to(14);
 	let slashed = events()
 		.iter()
-		.find_map(|e| if let Event::ClaimRejected { slashed, .. } = e { Some(*slashed) } else { None })
+		.find_map(
+			|e| if let Event::ClaimRejected { slashed, .. } = e { Some(*slashed) } else { None },
+		)
 		.unwrap_or(0);
 	(stage(id), slashed)
 }
@@ -337,7 +377,10 @@ fn a_claimed_improvement_the_payload_does_not_have_is_rejected_and_slashed() {
 		// The payload is worse than the parent; the trainer claimed 2 % better.
 		let worse = report(PARENT_LOSS, 5_010_000_000, ReplayVerdict::Match);
 		let (stage, slashed) = decide_with(GOOD_LOSS, [worse; 3]);
-		assert_eq!(stage, ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: -2_000 }));
+		assert_eq!(
+			stage,
+			ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: -2_000 })
+		);
 		assert_eq!(slashed, 500);
 		assert_eq!(Balances::free_balance(TRAINER), 9_500);
 		assert_eq!(held(TRAINER), 0);
@@ -355,7 +398,10 @@ fn an_improvement_below_delta_is_rejected() {
 		// 0.4 % < δ = 0.5 %.
 		let small = report(PARENT_LOSS, 4_980_000_000, ReplayVerdict::Match);
 		let (stage, _) = decide_with(4_980_000_000, [small; 3]);
-		assert_eq!(stage, ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: 4_000 }));
+		assert_eq!(
+			stage,
+			ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: 4_000 })
+		);
 	});
 }
 
@@ -386,7 +432,10 @@ fn a_claimed_loss_that_is_not_reproduced_is_rejected() {
 	new_test_ext().execute_with(|| {
 		// A real 2 % improvement, but the trainer claimed 10 %.
 		let (stage, slashed) = decide_with(4_500_000_000, [honest(); 3]);
-		assert_eq!(stage, ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced { measured: GOOD_LOSS }));
+		assert_eq!(
+			stage,
+			ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced { measured: GOOD_LOSS })
+		);
 		assert_eq!(slashed, 500);
 	});
 }
@@ -469,7 +518,10 @@ fn a_competing_claim_accepted_first_supersedes_without_slashing() {
 #[test]
 fn five_rejections_demote_a_trusted_trainer() {
 	new_test_ext().execute_with(|| {
-		TrainerTrust::<Test>::insert(TRAINER, Trust { level: TrustLevel::Trusted, ..Default::default() });
+		TrainerTrust::<Test>::insert(
+			TRAINER,
+			Trust { level: TrustLevel::Trusted, ..Default::default() },
+		);
 		let forged = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Mismatch);
 		for n in 1..=5u8 {
 			let id = challenged(TRAINER, n, GOOD_LOSS);
@@ -478,7 +530,8 @@ fn five_rejections_demote_a_trusted_trainer() {
 			}
 		}
 		assert_eq!(TrainerTrust::<Test>::get(TRAINER).level, TrustLevel::Newbie);
-		assert!(events().contains(&Event::TrainerTrustChanged { trainer: TRAINER, level: TrustLevel::Newbie }));
+		assert!(events()
+			.contains(&Event::TrainerTrustChanged { trainer: TRAINER, level: TrustLevel::Newbie }));
 		assert_eq!(Pol::daily_quota(TrustLevel::Newbie), 5);
 	});
 }
@@ -580,14 +633,19 @@ mod worker {
 		}
 		fn status(&self, id: &JobId) -> JobStatus {
 			let jobs = self.jobs.lock().unwrap();
-			let Some(job) = jobs.iter().find(|j| job_id(j) == *id) else { return JobStatus::Unknown };
+			let Some(job) = jobs.iter().find(|j| job_id(j) == *id) else {
+				return JobStatus::Unknown;
+			};
 			match (*self.mode.lock().unwrap(), job) {
 				(Mode::Running, _) => JobStatus::Running { done: 1, total: 3 },
 				(Mode::Failed, _) => JobStatus::Failed(b"state pruned".to_vec()),
-				(Mode::Done, Job::EvaluateClaim { .. }) =>
-					JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS }),
-				(Mode::Done, Job::ReplayClaim { .. }) =>
-					JobStatus::Done(JobOutput::Replay { outcome: ReplayOutcome::Match, digest: DIGEST }),
+				(Mode::Done, Job::EvaluateClaim { .. }) => {
+					JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS })
+				},
+				(Mode::Done, Job::ReplayClaim { .. }) => JobStatus::Done(JobOutput::Replay {
+					outcome: ReplayOutcome::Match,
+					digest: DIGEST,
+				}),
 				(Mode::Done, _) => JobStatus::Failed(b"not a validator job".to_vec()),
 			}
 		}
@@ -621,7 +679,8 @@ mod worker {
 		ext.register_extension(OffchainWorkerExt::new(offchain));
 		let (pool_ext, pool_state) = TestTransactionPoolExt::new();
 		ext.register_extension(TransactionPoolExt::new(pool_ext));
-		let engine = Arc::new(FakeEngine { jobs: Mutex::new(vec![]), mode: Mutex::new(Mode::Running) });
+		let engine =
+			Arc::new(FakeEngine { jobs: Mutex::new(vec![]), mode: Mutex::new(Mode::Running) });
 		if with_engine {
 			ext.register_extension(EngineExt::new(engine.clone()));
 		}

@@ -69,7 +69,16 @@ pub fn lower_median<V: Ord + Copy>(values: &mut [V]) -> Option<V> {
 
 /// One dataset a trainer declares in the PoDL manifest, with its mixing ratio.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct DatasetShare {
 	/// Approved dataset (Chain D).
@@ -116,7 +125,16 @@ pub struct ClaimInput<MaxDatasets: frame_support::traits::Get<u32>> {
 
 /// Outcome of a validator's replay of the challenged segments.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum ReplayVerdict {
 	/// Every challenged segment, re-run from its start checkpoint on the committed batches,
@@ -132,7 +150,16 @@ pub enum ReplayVerdict {
 
 /// A validator's evaluation of one claim (SPEC "Proof-of-Learning").
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct EvalReport {
 	/// Validation loss of the parent model, nano-nats per byte.
@@ -148,7 +175,16 @@ pub struct EvalReport {
 
 /// Why a claim was rejected.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum RejectReason {
 	/// The median relative improvement (ppm) was below `MinImprovement`.

@@ -27,7 +27,9 @@
 //! A job the engine reports as failed (for example state pruned at the pinned block) is logged
 //! and not reported on: the validator abstains rather than report numbers it did not compute.
 
-use crate::{Call, ClaimId, ClaimStage, Claims, Config, EvalReport, NextClaimId, ReplayVerdict, Reports};
+use crate::{
+	Call, ClaimId, ClaimStage, Claims, Config, EvalReport, NextClaimId, ReplayVerdict, Reports,
+};
 use crate::{Claim, Validators};
 use alloc::vec::Vec;
 use blyan_engine_interface::{job_status, Job, JobOutput, JobStatus, ReplayOutcome};
@@ -108,7 +110,12 @@ pub fn report_of(evaluate: &JobOutput, replay: &JobOutput) -> Option<EvalReport>
 		ReplayOutcome::Mismatch => ReplayVerdict::Mismatch,
 		ReplayOutcome::Unavailable => ReplayVerdict::Unavailable,
 	};
-	Some(EvalReport { parent_loss: *parent, candidate_loss: *candidate, replay, replay_digest: *digest })
+	Some(EvalReport {
+		parent_loss: *parent,
+		candidate_loss: *candidate,
+		replay,
+		replay_digest: *digest,
+	})
 }
 
 /// One run of the validators' worker at block `now`.
@@ -142,8 +149,9 @@ fn work_on<T: Config>(id: ClaimId, claim: &Claim<T>, validators: &[Account<T>], 
 		Ok(Some(state)) => state,
 		// Only a claim in `Evaluating` still shows its challenged segments.
 		_ => match &claim.stage {
-			ClaimStage::Evaluating { segments } =>
-				WorkerClaim { segments: segments.to_vec(), sent_at: None },
+			ClaimStage::Evaluating { segments } => {
+				WorkerClaim { segments: segments.to_vec(), sent_at: None }
+			},
 			_ => return,
 		},
 	};
@@ -201,8 +209,12 @@ fn work_on<T: Config>(id: ClaimId, claim: &Claim<T>, validators: &[Account<T>], 
 		.send_signed_transaction(|_| Call::submit_report { claim: id, report });
 	for (account, result) in &sent {
 		match result {
-			Ok(()) => log::info!(target: LOG_TARGET, "claim {id}: report sent by {:?}: {report:?}", account.id),
-			Err(()) => log::warn!(target: LOG_TARGET, "claim {id}: the pool refused the report of {:?}", account.id),
+			Ok(()) => {
+				log::info!(target: LOG_TARGET, "claim {id}: report sent by {:?}: {report:?}", account.id)
+			},
+			Err(()) => {
+				log::warn!(target: LOG_TARGET, "claim {id}: the pool refused the report of {:?}", account.id)
+			},
 		}
 	}
 	state.sent_at = Some(now);

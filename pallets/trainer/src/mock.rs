@@ -69,7 +69,9 @@ impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
 where
 	RuntimeCall: From<C>,
 {
-	fn create_signed_transaction<A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+	fn create_signed_transaction<
+		A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
 		call: RuntimeCall,
 		_public: UintAuthorityId,
 		account: u64,
@@ -110,18 +112,25 @@ impl pallet_pol::ParamDag<u64> for MockDag {
 	fn accepted(unit: &[u8]) -> Option<Hash> {
 		unhashed::get(&index_key(unit))
 	}
-	fn propose_child(miner: &u64, parent: &Hash, payload: &Hash, nonce: u64) -> Result<Hash, DispatchError> {
+	fn propose_child(
+		miner: &u64,
+		parent: &Hash,
+		payload: &Hash,
+		nonce: u64,
+	) -> Result<Hash, DispatchError> {
 		use blyan_primitives::ContentStore as _;
 		if !ContentStore::has_payload(payload) {
 			return Err(DispatchError::Other("UnknownPayload"));
 		}
 		let unit = Self::unit_of(parent).ok_or(DispatchError::Other("UnknownParent"))?;
-		let id = sp_io::hashing::blake2_256(&codec::Encode::encode(&(parent, payload, miner, nonce)));
+		let id =
+			sp_io::hashing::blake2_256(&codec::Encode::encode(&(parent, payload, miner, nonce)));
 		unhashed::put(&block_key(&id), &(unit, 0u8));
 		Ok(id)
 	}
 	fn accept(block: &Hash) -> Result<(), DispatchError> {
-		let (unit, _) = unhashed::get::<(Vec<u8>, u8)>(&block_key(block)).ok_or(DispatchError::Other("UnknownBlock"))?;
+		let (unit, _) = unhashed::get::<(Vec<u8>, u8)>(&block_key(block))
+			.ok_or(DispatchError::Other("UnknownBlock"))?;
 		unhashed::put(&block_key(block), &(unit.clone(), 1u8));
 		unhashed::put(&index_key(&unit), block);
 		Ok(())

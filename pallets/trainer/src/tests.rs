@@ -7,7 +7,10 @@ use crate::mixing_ratios;
 #[test]
 fn ratios_follow_tier_weights_and_sum_to_one_million() {
 	// Gold, Silver, Experimental: 1000 : 700 : 300 of 2000.
-	assert_eq!(mixing_ratios(&[(3, 1000), (5, 700), (9, 300)]), vec![(3, 500_000), (5, 350_000), (9, 150_000)]);
+	assert_eq!(
+		mixing_ratios(&[(3, 1000), (5, 700), (9, 300)]),
+		vec![(3, 500_000), (5, 350_000), (9, 150_000)]
+	);
 	// Thirds: the remainder goes to the first dataset.
 	let r = mixing_ratios(&[(1, 1000), (2, 1000), (3, 1000)]);
 	assert_eq!(r, vec![(1, 333_334), (2, 333_333), (3, 333_333)]);
@@ -62,7 +65,9 @@ mod worker {
 		ext.register_extension(EngineExt::new(engine.clone()));
 		UintAuthorityId::set_all_keys([TRAINER]);
 		if enabled {
-			ext.execute_with(|| sp_runtime::offchain::storage::StorageValueRef::persistent(ENABLED_KEY).set(&true));
+			ext.execute_with(|| {
+				sp_runtime::offchain::storage::StorageValueRef::persistent(ENABLED_KEY).set(&true)
+			});
 		}
 		(ext, pool_state, engine)
 	}

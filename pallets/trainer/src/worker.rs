@@ -124,7 +124,11 @@ pub struct TrainerState {
 
 /// Whether the node switched the trainer on ([`ENABLED_KEY`]).
 pub fn enabled() -> bool {
-	StorageValueRef::persistent(ENABLED_KEY).get::<bool>().ok().flatten().unwrap_or(false)
+	StorageValueRef::persistent(ENABLED_KEY)
+		.get::<bool>()
+		.ok()
+		.flatten()
+		.unwrap_or(false)
 }
 
 /// The trainer's state (idle at unit 0 when none is stored).
@@ -141,7 +145,8 @@ pub fn run<T: Config>(now: BlockNumberFor<T>) {
 	if !enabled() {
 		return;
 	}
-	let Some(me) = Signer::<T, <T as pallet_pol::Config>::AuthorityId>::keystore_accounts().next() else {
+	let Some(me) = Signer::<T, <T as pallet_pol::Config>::AuthorityId>::keystore_accounts().next()
+	else {
 		return;
 	};
 	let mut lock = StorageLock::<Time>::with_deadline(LOCK_KEY, Duration::from_millis(LOCK_MILLIS));
@@ -160,7 +165,14 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 	match phase {
 		Phase::Idle => start::<T>(next_unit, now),
 		Phase::Training { job, parent, model } => match job_status(job.clone()) {
-			JobStatus::Done(JobOutput::Trained { payload, manifest, segments, parent_loss, loss, checkpoints }) => {
+			JobStatus::Done(JobOutput::Trained {
+				payload,
+				manifest,
+				segments,
+				parent_loss,
+				loss,
+				checkpoints,
+			}) => {
 				let Job::Train { unit, datasets, .. } = job else { return Phase::Idle };
 				let gain = pallet_pol::improvement_ppm(parent_loss, loss);
 				let min = <T as pallet_pol::Config>::MinImprovement::get();
@@ -173,7 +185,18 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 					log::info!(target: LOG_TARGET, "not enough improvement to claim; next unit");
 					return Phase::Idle;
 				}
-				let run = Run { unit, parent, model, datasets, payload, manifest, segments, parent_loss, loss, checkpoints };
+				let run = Run {
+					unit,
+					parent,
+					model,
+					datasets,
+					payload,
+					manifest,
+					segments,
+					parent_loss,
+					loss,
+					checkpoints,
+				};
 				publish_then_claim::<T>(me, run, None, now)
 			},
 			JobStatus::Failed(why) => {
@@ -204,8 +227,10 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 			match c.stage {
 				ClaimStage::AwaitingChallenge { .. } => Phase::Claimed { run, claim, sent_at },
 				ClaimStage::Evaluating { segments } => {
-					let needed: Vec<Hash> =
-						segments.iter().filter_map(|s| run.checkpoints.get(*s as usize).copied()).collect();
+					let needed: Vec<Hash> = segments
+						.iter()
+						.filter_map(|s| run.checkpoints.get(*s as usize).copied())
+						.collect();
 					// Without the checkpoints the replays come out unavailable; nothing else
 					// to do then but wait for the decision.
 					let sent_at = publish::<T>(me, &needed, sent_at, now).unwrap_or(sent_at);
@@ -260,13 +285,20 @@ fn start<T: Config>(next_unit: &mut u32, now: u32) -> Phase {
 /// against the whole model accepted at the claim's block, so a claim trained before another
 /// unit moved would not reproduce.
 pub fn model_fingerprint<T: Config>() -> Hash {
-	let accepted: Vec<Option<Hash>> =
-		T::Units::experts().iter().map(|u| <T as pallet_pol::Config>::Dag::accepted(u)).collect();
+	let accepted: Vec<Option<Hash>> = T::Units::experts()
+		.iter()
+		.map(|u| <T as pallet_pol::Config>::Dag::accepted(u))
+		.collect();
 	sp_io::hashing::blake2_256(&accepted.encode())
 }
 
 /// Publishes the run's unit and manifest; once both are on chain, sends the claim.
-fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent_at: Option<u32>, now: u32) -> Phase {
+fn publish_then_claim<T: Config>(
+	me: &Account<T>,
+	run: Run,
+	sent_at: Option<u32>,
+	now: u32,
+) -> Phase {
 	if model_fingerprint::<T>() != run.model {
 		log::info!(target: LOG_TARGET, "the model changed since training started; next unit");
 		return Phase::Idle;
@@ -278,12 +310,17 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent_at: Option<u32>
 			Err(()) => Phase::Idle,
 		};
 	}
-	let Some(nonce) = <T as pallet_pol::Config>::Dag::solve_child_nonce(&me.id, &run.parent, &run.payload) else {
+	let Some(nonce) =
+		<T as pallet_pol::Config>::Dag::solve_child_nonce(&me.id, &run.parent, &run.payload)
+	else {
 		log::warn!(target: LOG_TARGET, "no PoW nonce found for the child block");
 		return Phase::Idle;
 	};
-	let datasets: Vec<DatasetShare> =
-		run.datasets.iter().map(|(dataset, ratio_ppm)| DatasetShare { dataset: *dataset, ratio_ppm: *ratio_ppm }).collect();
+	let datasets: Vec<DatasetShare> = run
+		.datasets
+		.iter()
+		.map(|(dataset, ratio_ppm)| DatasetShare { dataset: *dataset, ratio_ppm: *ratio_ppm })
+		.collect();
 	let Ok(datasets) = BoundedVec::try_from(datasets) else { return Phase::Idle };
 	let input = ClaimInput {
 		parent: run.parent,
@@ -299,7 +336,9 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent_at: Option<u32>
 		.with_filter(alloc::vec![me.public.clone()])
 		.send_signed_transaction(|_| pallet_pol::Call::submit_claim { input: input.clone(), bond });
 	match sent {
-		Some((_, Ok(()))) => log::info!(target: LOG_TARGET, "claim sent: loss {} nano-nats/byte", run.loss),
+		Some((_, Ok(()))) => {
+			log::info!(target: LOG_TARGET, "claim sent: loss {} nano-nats/byte", run.loss)
+		},
 		_ => log::warn!(target: LOG_TARGET, "the pool refused the claim"),
 	}
 	Phase::Claiming { run, sent_at: now }
@@ -309,9 +348,17 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent_at: Option<u32>
 /// then the manifest commit), unless they were sent less than [`RESEND_AFTER`] blocks ago.
 /// Returns when they were last sent, or `Err` when the engine no longer holds a payload
 /// (for example after a node restart) or it does not fit the content store.
-fn publish<T: Config>(me: &Account<T>, roots: &[Hash], sent_at: Option<u32>, now: u32) -> Result<Option<u32>, ()> {
-	let missing: Vec<Hash> =
-		roots.iter().filter(|r| !pallet_content_store::Pallet::<T>::has_payload(r)).copied().collect();
+fn publish<T: Config>(
+	me: &Account<T>,
+	roots: &[Hash],
+	sent_at: Option<u32>,
+	now: u32,
+) -> Result<Option<u32>, ()> {
+	let missing: Vec<Hash> = roots
+		.iter()
+		.filter(|r| !pallet_content_store::Pallet::<T>::has_payload(r))
+		.copied()
+		.collect();
 	if missing.is_empty() || sent_at.is_some_and(|s| now < s.saturating_add(RESEND_AFTER)) {
 		return Ok(sent_at);
 	}
@@ -331,7 +378,9 @@ fn publish<T: Config>(me: &Account<T>, roots: &[Hash], sent_at: Option<u32>, now
 				log::error!(target: LOG_TARGET, "a tile is larger than MaxTileBytes");
 				return Err(());
 			};
-			let _ = signer.send_signed_transaction(|_| pallet_content_store::Call::publish_tile { bytes: bytes.clone() });
+			let _ = signer.send_signed_transaction(|_| pallet_content_store::Call::publish_tile {
+				bytes: bytes.clone(),
+			});
 		}
 		if tiles.is_empty() || merkle_root(&tiles) != root {
 			log::warn!(
@@ -345,7 +394,10 @@ fn publish<T: Config>(me: &Account<T>, roots: &[Hash], sent_at: Option<u32>, now
 			log::error!(target: LOG_TARGET, "a payload has more than MaxTilesPerManifest tiles");
 			return Err(());
 		};
-		let _ = signer.send_signed_transaction(|_| pallet_content_store::Call::commit_manifest { tiles: tiles.clone(), root });
+		let _ = signer.send_signed_transaction(|_| pallet_content_store::Call::commit_manifest {
+			tiles: tiles.clone(),
+			root,
+		});
 		log::info!(target: LOG_TARGET, "publishing payload {:02x?}… ({} tiles)", &root[..4], tiles.len());
 	}
 	Ok(Some(now))
