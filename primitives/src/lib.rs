@@ -12,6 +12,15 @@
 //!   store's manifest root are all payload roots. The construction is written down in
 //!   `docs/hashing.md`.
 //!
+//! ## Modules
+//! - [`pol`]: the Proof-of-Learning vocabulary (loss units, improvement, training parameters
+//!   and their limits, the challenge draw, replay verdicts, reports and commitments, the
+//!   decision quorum, the deterrence inequality);
+//! - [`audit`]: the L0 dataset audit figures and auto-reject rules;
+//! - [`shares`]: mixing ratios in parts per million;
+//! - [`UnitName`]: the names of the model's units;
+//! - [`trust`]: trust levels of dataset creators and trainers.
+//!
 //! ```
 //! use blyan_primitives::{payload_root, merkle_root, tile_hash};
 //! let payload = b"hello experts";
@@ -20,7 +29,15 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+extern crate alloc;
+
+pub mod audit;
+pub mod pol;
+pub mod shares;
 pub mod trust;
+mod units;
+
+pub use units::{UnitName, MAX_UNIT_NAME_LEN};
 
 /// A 32-byte blake3 digest.
 pub type Hash = [u8; 32];
@@ -179,7 +196,6 @@ fn merkle_root_of_tiles(payload: &[u8]) -> Hash {
 
 #[cfg(not(feature = "std"))]
 fn merkle_root_of_tiles(payload: &[u8]) -> Hash {
-	extern crate alloc;
 	let hashes: alloc::vec::Vec<Hash> = tiles(payload).map(tile_hash).collect();
 	merkle_root(&hashes)
 }
