@@ -58,22 +58,27 @@ export async function submitDatasets(api, send, dir, list, creators, licence = '
     await send(api.tx.dataset.submitDataset(d.name, 1, licence, `file:///usr/share/games/fortunes/${d.name}`,
       d.totalBytes, d.samples, d.contentRoot, d.payloadRoot, d.sampleHashes, solvePow(pow, bits)), creators[i % creators.length]);
   }
+  // Wait on the chain, not the clock: at most 20 blocks for the submissions to land.
+  const until = (await api.rpc.chain.getHeader()).number.toNumber() + 20;
   let ids = [];
-  for (let i = 0; i < 40; i++) {
-    await sleep(3000);
+  for (;;) {
+    await sleep(2000);
     const next = (await api.query.dataset.nextDatasetId()).toNumber();
     ids = Array.from({ length: next - first }, (_, k) => first + k);
     if (ids.length === list.length) break;
+    if ((await api.rpc.chain.getHeader()).number.toNumber() > until) break;
   }
   return ids;
 }
 
 /**
  * Waits for the validators' workers to audit datasets `ids`, votes aye on each that passes
- * (as `voter`), and waits until every one is approved or rejected (by `deadline`, ms since
- * the epoch). Resolves to the stages; `log` sees progress lines.
+ * (as `voter`), and waits until every one is approved or rejected, for at most `maxBlocks`
+ * blocks (chain time, so a slow machine is not failed by a clock). Resolves to the stages;
+ * `log` sees progress lines.
  */
-export async function approveDatasets(api, send, ids, voter, deadline, log = () => {}) {
+export async function approveDatasets(api, send, ids, voter, maxBlocks, log = () => {}) {
+  const until = (await api.rpc.chain.getHeader()).number.toNumber() + maxBlocks;
   const voted = new Set();
   let last = '';
   for (;;) {
@@ -92,7 +97,7 @@ export async function approveDatasets(api, send, ids, voter, deadline, log = () 
     const line = `datasets: ${count((s) => s.isAutoAudit)} in audit, ${count((s) => s.isCommunityVote)} in vote, ${count((s) => s.isApproved)} approved, ${count((s) => s.isRejected)} rejected`;
     if (line !== last) { log(line); last = line; }
     if (stages.every((s) => s && (s.isApproved || s.isRejected))) return stages;
-    if (Date.now() > deadline) throw new Error(`timed out: ${line}`);
+    if ((await api.rpc.chain.getHeader()).number.toNumber() > until) throw new Error(`not settled within ${maxBlocks} blocks: ${line}`);
     await sleep(3000);
   }
 }

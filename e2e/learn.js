@@ -53,7 +53,7 @@ if (ids.length === 0) { log('no dataset was accepted'); process.exit(1); }
 
 // 2. The validator's worker audits them; Alice votes on those that pass.
 try {
-  const stages = await approveDatasets(api, send, ids, alice, started + minutes * 60_000, log);
+  const stages = await approveDatasets(api, send, ids, alice, minutes * 10, log);
   for (let i = 0; i < ids.length; i++) if (stages[i].isRejected) log(`  dataset ${ids[i]} rejected: ${stages[i].asRejected.toString()}`);
 } catch (e) {
   log(e.message);

@@ -10,13 +10,26 @@ import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 
 export function nodeBinary() {
+  return findBinary(process.env.BLYAN_NODE, 'blyan-node', 'cargo build --release -p blyan-node');
+}
+
+/**
+ * The test binary with the cheating engine (`--features adversary`): $BLYAN_NODE_ADVERSARY, else
+ * blyan-node-adversary beside the release binary (scripts/test.sh builds it).
+ */
+export function adversaryBinary() {
+  return findBinary(process.env.BLYAN_NODE_ADVERSARY, 'blyan-node-adversary',
+    'scripts/test.sh (cargo build --release -p blyan-node --features adversary, copied to blyan-node-adversary)');
+}
+
+function findBinary(env, name, how) {
   const candidates = [
-    process.env.BLYAN_NODE,
-    process.env.CARGO_TARGET_DIR && join(process.env.CARGO_TARGET_DIR, 'release', 'blyan-node'),
-    join(homedir(), '.cache', 'blyan', 'target', 'release', 'blyan-node'),
+    env,
+    process.env.CARGO_TARGET_DIR && join(process.env.CARGO_TARGET_DIR, 'release', name),
+    join(homedir(), '.cache', 'blyan', 'target', 'release', name),
   ].filter(Boolean);
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`blyan-node not found (tried ${candidates.join(', ')}); build it with cargo build --release -p blyan-node`);
+  if (!found) throw new Error(`${name} not found (tried ${candidates.join(', ')}); build it with ${how}`);
   return found;
 }
 
@@ -37,13 +50,16 @@ export function startDevNode(extraArgs = []) {
   return startNode(['--dev', ...extraArgs]);
 }
 
-/** Starts `blyan-node <chainArgs> --tmp` on free ports; same result as startDevNode. */
-export async function startNode(chainArgs) {
+/**
+ * Starts `blyan-node <chainArgs> --tmp` on free ports; same result as startDevNode, plus
+ * `alive()`. `binary` picks another build (the adversary binary).
+ */
+export async function startNode(chainArgs, { binary = nodeBinary() } = {}) {
   await cryptoWaitReady();
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
   const args = [...chainArgs, '--tmp', '--rpc-port', String(rpcPort), '--port', String(p2pPort),
     '--no-prometheus', '--no-telemetry', '--rpc-max-request-size', '64', '--rpc-max-response-size', '64'];
-  const child = spawn(nodeBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   const keep = (d) => { logs = (logs + d.toString()).slice(-200_000); };
   child.stdout.on('data', keep);
@@ -76,7 +92,8 @@ export async function startNode(chainArgs) {
     await exited;
     clearTimeout(timer);
   };
-  return { api, keyring, alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), stop, logs: () => logs, p2pPort };
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return { api, keyring, alice: keyring.addFromUri('//Alice'), bob: keyring.addFromUri('//Bob'), stop, logs: () => logs, p2pPort, alive };
 }
 
 /**

@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { blake3 } from '@noble/hashes/blake3';
 import { u8aToHex, u8aConcat, hexToU8a } from '@polkadot/util';
 import { startDevNode, submit, sudo } from '../node.js';
-import { blyanRpc, merkleRoot, solvePow } from './rpc-defs.js';
+import { blyanRpc, merkleRoot, solvePow, reportCommitment } from './rpc-defs.js';
 
 let n;
 let api;
+/** The dataset the dataset test submits and votes through; the pol test trains on it. */
+let trainingDataset;
 before(async () => {
   // Off-chain workers off: this file drives every extrinsic by hand (30-workers.test.js
   // covers the workers).
@@ -167,8 +169,10 @@ test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW, u
   const ok = await submit(api, api.tx.dataset.submitDataset(...args(nonce)), n.bob);
   assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
   const id = ok.events.find((e) => e.section === 'dataset' && e.method === 'DatasetSubmitted').data[0];
+  trainingDataset = id.toNumber();
   assert.equal(u8aToHex((await api.query.dataset.datasets(id)).unwrap().payloadRoot), u8aToHex(textRoot));
-  const audit = await sudo(api, api.tx.dataset.reportAudit(id, { toxicityPermille: 5, duplicatePermille: 10, piiPermille: 0, englishPermille: 990 }, true), n.alice);
+  const figures = { toxicityPermille: 5, duplicatePermille: 10, piiPermille: 0, englishPermille: 990, outOfRangePermille: 0, validationOverlap: 0 };
+  const audit = await sudo(api, api.tx.dataset.reportAudit(id, figures), n.alice);
   assert.equal(audit.innerError, null);
   assert.ok((await api.query.dataset.datasets(id)).unwrap().stage.isCommunityVote);
   const nonVoter = await submit(api, api.tx.dataset.vote(id, true), n.bob);
@@ -181,7 +185,15 @@ test('dataset: submit with PoW, audit by root, vote by the authority; bad PoW, u
   assert.equal(early.dispatchError?.name, 'VoteWindowOpen');
 });
 
-test('pol: bad claims fail; a claim is challenged, reported by the validator and accepted', async () => {
+test('pol: bad claims fail; a claim is challenged, committed and revealed by the validator and accepted', async () => {
+  // A training dataset: the one the dataset test submitted, approved once its vote closes.
+  let stage;
+  for (;;) {
+    stage = (await api.query.dataset.datasets(trainingDataset)).unwrap().stage;
+    if (!stage.isCommunityVote) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  assert.ok(stage.isApproved, stage.toString());
   const unit = 'layer0.expert5';
   const parentId = (await api.rpc.blyan.acceptedBlock(unit)).unwrap();
   // The candidate payload: one tile committed by Bob.
@@ -191,51 +203,73 @@ test('pol: bad claims fail; a claim is challenged, reported by the validator and
   assert.equal((await submit(api, api.tx.contentStore.publishTile(u8aToHex(bytes)), n.bob)).dispatchError, null);
   assert.equal((await submit(api, api.tx.contentStore.commitManifest([tile], u8aToHex(root)), n.bob)).dispatchError, null);
   // The child's header: the parent's spec, name, layer and type, depends_on [parent].
-  const header = api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
-    [0, unit, 0, 2, [parentId], root, bytes.length, n.bob.address]).toU8a();
-  const nonce = solvePow(header, api.consts.paramDag.powDifficulty.toNumber());
-  const input = (datasets) => ({
+  const nonceOf = (who) => solvePow(api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
+    [0, unit, 0, 2, [parentId], root, bytes.length, who.address]).toU8a(), api.consts.paramDag.powDifficulty.toNumber());
+  const params = { seed: 1, steps: 300, checkpointEvery: 10, batchSize: 16, seqLen: 64 };
+  const input = (datasets, p = params, who = n.bob) => ({
     parent: parentId, payloadRoot: u8aToHex(root), manifestRoot: u8aToHex(root), datasets,
-    segments: 30, claimedLoss: 4_900_000_000n, nonce,
+    params: p, claimedLoss: 4_900_000_000n, nonce: nonceOf(who),
   });
+  const all = [{ dataset: trainingDataset, ratioPpm: 1_000_000 }];
   const bond = api.consts.pol.minBond.toBigInt();
-  const badRatio = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 999_999 }]), bond), n.bob);
-  assert.equal(badRatio.dispatchError?.name, 'RatiosDoNotSum');
-  const unknown = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 77, ratioPpm: 1_000_000 }]), bond), n.bob);
-  assert.equal(unknown.dispatchError?.name, 'DatasetNotApproved');
-  const low = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 1_000_000 }]), bond - 1n), n.bob);
-  assert.equal(low.dispatchError?.name, 'BondTooLow');
+  const refused = async (tx, error) => assert.equal((await submit(api, tx, n.bob)).dispatchError?.name, error);
+  await refused(api.tx.pol.submitClaim(input([{ dataset: trainingDataset, ratioPpm: 999_999 }]), bond), 'RatiosDoNotSum');
+  await refused(api.tx.pol.submitClaim(input([{ dataset: 77, ratioPpm: 1_000_000 }]), bond), 'DatasetNotApproved');
+  // The spec's validation set (dataset 0) is never training data.
+  await refused(api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 1_000_000 }]), bond), 'ValidationDatasetNamed');
+  // A resource bomb is refused by the chain before any validator sees it.
+  await refused(api.tx.pol.submitClaim(input(all, { ...params, batchSize: 1 << 28 }), bond), 'BatchSizeOutOfRange');
+  await refused(api.tx.pol.submitClaim(input(all, { ...params, checkpointEvery: 1 }), bond), 'TooManySegments');
+  await refused(api.tx.pol.submitClaim(input(all), bond - 1n), 'BondTooLow');
 
-  const ok = await submit(api, api.tx.pol.submitClaim(input([{ dataset: 0, ratioPpm: 1_000_000 }]), bond), n.bob);
+  const ok = await submit(api, api.tx.pol.submitClaim(input(all), bond), n.bob);
   assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
   const submitted = ok.events.find((e) => e.section === 'pol' && e.method === 'ClaimSubmitted');
-  const id = submitted.data[0];
+  const id = submitted.data[0].toNumber();
   const block = submitted.data[2];
   assert.equal((await api.query.pol.claims(id)).unwrap().stage.isAwaitingChallenge, true);
-  const report = { parentLoss: 5_000_000_000n, candidateLoss: 4_900_000_000n, replay: 'Match', replayDigest: '0x' + '07'.repeat(32) };
-  const early = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
-  assert.equal(early.dispatchError?.name, 'NotTakingReports');
-  // Two blocks later the challenge is drawn.
+  const report = { parentLoss: 5_000_000_000n, candidateLoss: 4_900_000_000n, replay: 'Match', replayDigest: new Uint8Array(32).fill(7) };
+  const salt = new Uint8Array(32).fill(42);
+  const commitment = u8aToHex(reportCommitment(id, n.alice.publicKey, report, salt));
+  const early = await submit(api, api.tx.pol.commitReport(id, commitment), n.alice);
+  assert.equal(early.dispatchError?.name, 'ChallengeNotDrawn');
+  // Two blocks later the challenge is drawn over the parameters' 30 segments.
   let claim;
-  for (let i = 0; i < 40; i++) {
+  for (;;) {
     claim = (await api.query.pol.claims(id)).unwrap();
     if (claim.stage.isEvaluating) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  assert.ok(claim.stage.isEvaluating, claim.stage.toString());
-  assert.equal(claim.stage.asEvaluating.segments.length, 2);
-  const notValidator = await submit(api, api.tx.pol.submitReport(id, report), n.bob);
+  assert.equal(claim.segments.length, 2);
+  assert.ok(claim.segments.every((s) => s.toNumber() < 30));
+  const notValidator = await submit(api, api.tx.pol.commitReport(id, commitment), n.bob);
   assert.equal(notValidator.dispatchError?.name, 'NotValidator');
-  // Alice is the only authority: her report is ⅔ of the validators and decides.
-  const decided = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
+  const reveal = () => api.tx.pol.revealReport(id, { ...report, replayDigest: u8aToHex(report.replayDigest) }, u8aToHex(salt));
+  // Alice is the only validator: her commitment completes the set and reveals start next block.
+  const committed = await submit(api, api.tx.pol.commitReport(id, commitment), n.alice);
+  assert.equal(committed.dispatchError, null, JSON.stringify(committed.dispatchError));
+  assert.ok(committed.events.some((e) => e.section === 'pol' && e.method === 'CommitmentsComplete'));
+  const decided = await submit(api, reveal(), n.alice);
   assert.equal(decided.dispatchError, null, JSON.stringify(decided.dispatchError));
   const accepted = decided.events.find((e) => e.section === 'pol' && e.method === 'ClaimAccepted');
   assert.ok(accepted, decided.events.map((e) => e.method).join(','));
-  assert.equal(accepted.data[2].toNumber(), 20_000, 'median improvement 2 % in ppm');
+  assert.equal(accepted.data[2].toNumber(), 20_000, 'improvement 2 % in ppm');
   assert.ok(decided.events.some((e) => e.section === 'pol' && e.method === 'DataContributorRewarded'));
   assert.equal(u8aToHex((await api.rpc.blyan.acceptedBlock(unit)).unwrap()), u8aToHex(block));
   assert.ok((await api.query.pol.claims(id)).unwrap().stage.isAccepted);
-  const twice = await submit(api, api.tx.pol.submitReport(id, report), n.alice);
-  assert.equal(twice.dispatchError?.name, 'DuplicateReport');
-});
+  const twice = await submit(api, reveal(), n.alice);
+  assert.equal(twice.dispatchError?.name, 'AlreadyRevealed');
 
+  // The validator cannot report on its own claim.
+  const own = await submit(api, api.tx.pol.submitClaim({ ...input(all, params, n.alice), parent: block, nonce: solvePow(
+    api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
+      [0, unit, 0, 2, [block], root, bytes.length, n.alice.address]).toU8a(), api.consts.paramDag.powDifficulty.toNumber()) }, bond), n.alice);
+  assert.equal(own.dispatchError, null, JSON.stringify(own.dispatchError));
+  const ownId = own.events.find((e) => e.section === 'pol' && e.method === 'ClaimSubmitted').data[0].toNumber();
+  for (;;) {
+    if ((await api.query.pol.claims(ownId)).unwrap().stage.isEvaluating) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const selfReport = await submit(api, api.tx.pol.commitReport(ownId, commitment), n.alice);
+  assert.equal(selfReport.dispatchError?.name, 'OwnClaim');
+});

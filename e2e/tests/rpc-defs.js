@@ -39,3 +39,34 @@ export function solvePow(payload, bits) {
     if (zeros >= bits) return nonce;
   }
 }
+
+const u64le = (x) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(x), true);
+  return b;
+};
+
+/** SCALE index of a `ReplayVerdict` name. */
+export const VERDICTS = ['Match', 'Mismatch', 'Unbound', 'Unavailable'];
+
+/**
+ * The commitment a validator submits before revealing (blyan_primitives::pol::report_commitment):
+ * blake3("blyan/pol/report-commitment/v1" ‖ SCALE(claim u64, validator AccountId32, report, salt)).
+ * `report` is { parentLoss, candidateLoss, replay: 'Match'|…, replayDigest: Uint8Array(32) }.
+ */
+export function reportCommitment(claim, validator, report, salt) {
+  const domain = new TextEncoder().encode('blyan/pol/report-commitment/v1');
+  const verdict = VERDICTS.indexOf(report.replay);
+  if (verdict < 0) throw new Error(`unknown verdict ${report.replay}`);
+  return blake3(u8aConcat(domain, u64le(claim), validator, u64le(report.parentLoss), u64le(report.candidateLoss),
+    new Uint8Array([verdict]), report.replayDigest, salt));
+}
+
+/** Resolves once the best block reaches `n`; rejects after `maxBlocks` without progress checks. */
+export async function waitForBlock(api, n) {
+  for (;;) {
+    const best = (await api.rpc.chain.getHeader()).number.toNumber();
+    if (best >= n) return best;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

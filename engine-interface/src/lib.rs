@@ -17,8 +17,16 @@
 //! Engine work takes seconds to minutes. [`blyan_engine::submit`] only queues a [`Job`] on
 //! the node's engine pool and returns its [`JobId`] (`blake3(SCALE(job))`, so submitting the
 //! same job again is harmless and returns the same id); later worker runs poll
-//! [`blyan_engine::status`] until it is [`JobStatus::Done`]. Workers keep the ids in
-//! off-chain storage between runs.
+//! [`blyan_engine::status`] until it is [`JobStatus::Done`]. Workers keep no ids: they
+//! call [`job_status`] with the job itself, which queues it again if the engine forgot it.
+//!
+//! ## Budgets
+//!
+//! Every job runs under a memory and a time budget set by the node; a job that would exceed
+//! its memory budget is refused before it allocates, one that runs past its time budget is
+//! stopped, and a panic inside a job fails that job, not the engine
+//! ([`JobStatus::Failed`]). Finished results are kept on disk, so a restarted node answers a
+//! job it already ran without running it again.
 //!
 //! ## Determinism
 //!
@@ -49,9 +57,6 @@ pub type Hash = [u8; 32];
 /// Id of a queued job: `blake3(SCALE(job))`.
 pub type JobId = [u8; 32];
 
-/// Validation loss in nano-nats per byte (`round(nats_per_byte × 10^9)`).
-pub type NanoNatsPerByte = u64;
-
 /// The id of a job: blake3 of its SCALE encoding.
 pub fn job_id(job: &Job) -> JobId {
 	blyan_primitives::tile_hash(&job.encode())
@@ -71,8 +76,10 @@ pub fn job_status(job: Job) -> JobStatus {
 	}
 }
 
-/// A dataset and its share of the training batches, parts per million.
-pub type DatasetShare = (u32, u32);
+pub use blyan_primitives::{
+	audit::AuditFigures,
+	pol::{DatasetShare, ManifestLimits, NanoNatsPerByte, ReplayVerdict, TrainingParams},
+};
 
 /// Work for the engine. Every field that selects chain data names the block `at` whose state
 /// is read (a block number of the canonical chain).
@@ -80,7 +87,8 @@ pub type DatasetShare = (u32, u32);
 pub enum Job {
 	/// Validation loss of the model accepted at `at` (every unit's `ParamIndex` entry) and of
 	/// the same model with `unit` replaced by the payload `candidate`, on the validation
-	/// dataset of the latest model spec at `at`. Output: [`JobOutput::Losses`].
+	/// dataset of the latest model spec at `at`. A candidate that does not decode as the unit
+	/// has loss [`blyan_primitives::pol::UNDECODABLE_LOSS`]. Output: [`JobOutput::Losses`].
 	EvaluateClaim {
 		/// Block whose state pins the parent model.
 		at: u32,
@@ -89,12 +97,16 @@ pub enum Job {
 		/// Payload root of the candidate unit (in the content store).
 		candidate: Hash,
 	},
-	/// Replays the challenged `segments` of the PoDL manifest whose payload root is
-	/// `manifest`, after checking that the manifest trains `unit` from the model at `at`, names
-	/// exactly `datasets` and ends in `candidate`. Output: [`JobOutput::Replay`].
+	/// Checks that the PoDL manifest with payload root `manifest` is bound to the claim —
+	/// within `limits`, naming `trainer`, training `unit` from the model at `at` on exactly
+	/// `datasets` with exactly `params`, its result `candidate` equal to the trained tensors
+	/// of its last checkpoint — then replays the challenged `segments`. Nothing is allocated
+	/// for training before these checks pass. Output: [`JobOutput::Replay`].
 	ReplayClaim {
 		/// Block whose state pins the parent model and the datasets.
 		at: u32,
+		/// SCALE encoding of the claim's trainer account (the manifest must name it).
+		trainer: Vec<u8>,
 		/// Unit name.
 		unit: Vec<u8>,
 		/// Payload root of the candidate unit.
@@ -103,33 +115,35 @@ pub enum Job {
 		manifest: Hash,
 		/// Datasets and ratios the claim names.
 		datasets: Vec<DatasetShare>,
+		/// Training parameters the claim names.
+		params: TrainingParams,
 		/// Challenged segment indices.
 		segments: Vec<u32>,
+		/// The chain's manifest limits.
+		limits: ManifestLimits,
 	},
-	/// The L0 pre-filter (SPEC "Chain D") over a dataset's published text. Output:
-	/// [`JobOutput::Audit`].
+	/// The L0 pre-filter (SPEC "Chain D") over a dataset's published text, including its
+	/// overlap with the latest spec's validation set. Output: [`JobOutput::Audit`].
 	AuditDataset {
 		/// Block whose state holds the dataset record.
 		at: u32,
 		/// Dataset id.
 		dataset: u32,
 	},
-	/// Trains `unit` of the model accepted at `at` for `steps` steps on `datasets`, with
-	/// checkpoints every `checkpoint_every` steps. The outputs stay in the node's engine
-	/// store until published. Output: [`JobOutput::Trained`].
+	/// Trains `unit` of the model accepted at `at` on `datasets` with `params`, writing a
+	/// manifest that names `trainer`. The outputs stay in the node's engine store (on disk
+	/// under the node's base path) until published. Output: [`JobOutput::Trained`].
 	Train {
 		/// Block whose state pins the parent model and the datasets.
 		at: u32,
+		/// SCALE encoding of the trainer's account.
+		trainer: Vec<u8>,
 		/// Unit name.
 		unit: Vec<u8>,
 		/// Datasets and ratios.
 		datasets: Vec<DatasetShare>,
-		/// Optimiser steps.
-		steps: u32,
-		/// Steps per segment (K).
-		checkpoint_every: u32,
-		/// Seed of batch order and initialisation noise.
-		seed: u64,
+		/// Training parameters (seed, steps, K, batch size, sequence length).
+		params: TrainingParams,
 	},
 	/// Generates from the model accepted at `at`. Output: [`JobOutput::Generated`].
 	Generate {
@@ -146,32 +160,6 @@ pub enum Job {
 	},
 }
 
-/// Outcome of a replay.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
-pub enum ReplayOutcome {
-	/// Every challenged segment ended bitwise equal to the next committed checkpoint.
-	Match,
-	/// A segment ended elsewhere, or a batch did not match its committed hash.
-	Mismatch,
-	/// The manifest or a checkpoint was missing, malformed or did not match the claim.
-	Unavailable,
-}
-
-/// L0 audit figures (SPEC "Chain D"), per mille of samples.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode)]
-pub struct AuditFigures {
-	/// Samples with a toxicity keyword.
-	pub toxicity_permille: u16,
-	/// Samples whose hash appears more than once.
-	pub duplicate_permille: u16,
-	/// Samples with an e-mail address, phone or SSN pattern.
-	pub pii_permille: u16,
-	/// Samples that look English (ASCII letters dominate).
-	pub english_permille: u16,
-	/// Samples shorter than 20 or longer than 2048 characters.
-	pub out_of_range_permille: u16,
-}
-
 /// What a finished job produced.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub enum JobOutput {
@@ -185,9 +173,9 @@ pub enum JobOutput {
 	/// Output of [`Job::ReplayClaim`].
 	Replay {
 		/// Verdict.
-		outcome: ReplayOutcome,
-		/// blake3 Merkle root of the reproduced checkpoint roots in segment order (zero
-		/// unless `Match`).
+		verdict: ReplayVerdict,
+		/// Merkle root of the reproduced checkpoint roots in segment order, then the last
+		/// checkpoint's root (zero unless `Match`).
 		digest: Hash,
 	},
 	/// Output of [`Job::AuditDataset`].
@@ -200,8 +188,8 @@ pub enum JobOutput {
 		payload: Hash,
 		/// Payload root of the PoDL manifest (JSON).
 		manifest: Hash,
-		/// Number of training segments (checkpoint intervals) in the manifest.
-		segments: u32,
+		/// The training parameters, as a claim states them.
+		params: TrainingParams,
 		/// The parent model's validation loss.
 		parent_loss: NanoNatsPerByte,
 		/// The trained model's validation loss, as a claim states it.

@@ -18,7 +18,7 @@ use blyan_moe::model::{init_weights, var_builder, Model, MoeMode, ResidentExpert
 use blyan_moe::optim::AdamWParams;
 use blyan_moe::rng::Rng;
 use blyan_moe::store::{DirStore, MemStore, ModelIndex, UnitStore};
-use blyan_moe::train::{choose_segments, train, Replayer, TrainParams, TrainState};
+use blyan_moe::train::{train, Replayer, TrainParams, TrainState};
 use blyan_moe::units::{all_units, decode_unit, encode_unit, UnitId};
 use blyan_moe::Config;
 use candle_core::{Device, Tensor};
@@ -242,9 +242,17 @@ fn bench_replay() {
 	};
 	let units: BTreeSet<UnitId> = [UnitId::Expert { layer: 0, expert: 0 }].into();
 	let start = Instant::now();
-	let out = train(&index, &store, &units, &ds, &[PPM], &params, &mut |_| {}).unwrap();
+	let out = train(&index, &store, &units, &ds, &[PPM], &params, &mut |_| Ok(())).unwrap();
 	let train_s = start.elapsed().as_secs_f64();
-	let segments = choose_segments(&out.manifest.hash(), params.segments(), 29);
+	let segments: Vec<usize> = blyan_primitives::pol::challenge_segments(
+		&out.manifest.hash(),
+		0,
+		params.segments() as u32,
+		29,
+	)
+	.into_iter()
+	.map(|s| s as usize)
+	.collect();
 	let start = Instant::now();
 	let replayer = Replayer::new(&out.manifest, &store, &ds).unwrap();
 	for s in &segments {

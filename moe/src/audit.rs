@@ -2,8 +2,9 @@
 //! validators' off-chain workers run on a dataset's published text before the community vote.
 //!
 //! Every figure is a share of the samples in per mille, rounded down, so any two validators
-//! report the same numbers. The chain applies the auto-reject rules (PII > 10 ‰, toxicity
-//! > 100 ‰, duplicates > 950 ‰, unknown licence) in `pallet-dataset`.
+//! report the same numbers; the figures and the auto-reject rules (PII > 10 ‰, toxicity
+//! > 100 ‰, duplicates > 950 ‰, unknown licence, any sample shared with the validation set)
+//! are `blyan_primitives::audit`, applied on chain by `pallet-dataset`.
 //!
 //! These are heuristics, not classifiers: regular expressions for e-mail addresses, phone
 //! numbers and US social-security numbers; a short keyword list for toxicity; ASCII letters
@@ -15,11 +16,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use crate::data::sample_hash;
-
-/// Shortest accepted sample, characters (SPEC "Chain D": 20–2048).
-pub const MIN_SAMPLE_CHARS: usize = 20;
-/// Longest accepted sample, characters.
-pub const MAX_SAMPLE_CHARS: usize = 2048;
+pub use blyan_primitives::audit::{AuditFigures, MAX_SAMPLE_CHARS, MIN_SAMPLE_CHARS};
+use blyan_primitives::{audit::permille, Hash};
 
 /// Words whose presence marks a sample as toxic for the L0 filter (lower-case, whole words).
 /// Deliberately short: it flags slurs and explicit abuse, not topics.
@@ -40,23 +38,6 @@ pub const TOXIC_WORDS: &[&str] = &[
 /// as English.
 const ENGLISH_WORDS: &[&str] =
 	&["the", "and", "of", "to", "a", "is", "in", "you", "it", "that", "i", "for", "be", "not"];
-
-/// The audit of one dataset, per mille of its samples (rounded down).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct AuditReport {
-	/// Samples containing a toxic keyword.
-	pub toxicity_permille: u16,
-	/// Samples equal to an earlier sample (same [`sample_hash`]).
-	pub duplicate_permille: u16,
-	/// Samples with an e-mail address, a phone number or a US SSN.
-	pub pii_permille: u16,
-	/// Samples that look English.
-	pub english_permille: u16,
-	/// Samples shorter than [`MIN_SAMPLE_CHARS`] or longer than [`MAX_SAMPLE_CHARS`].
-	pub out_of_range_permille: u16,
-	/// Number of samples audited.
-	pub samples: u64,
-}
 
 fn pii_patterns() -> &'static [Regex; 3] {
 	static P: OnceLock<[Regex; 3]> = OnceLock::new();
@@ -104,12 +85,18 @@ pub fn is_english(sample: &str) -> bool {
 	ascii * 10 >= letters * 9 && words(sample).any(|w| ENGLISH_WORDS.contains(&w.as_str()))
 }
 
-fn permille(n: usize, total: usize) -> u16 {
-	if total == 0 {
-		0
-	} else {
-		(n * 1000 / total) as u16
-	}
+/// The hash under which a sample is compared with the validation set: blake3 of the sample
+/// lowercased, with every run of white space collapsed to one space and the ends trimmed, so
+/// that re-wrapping or re-casing a validation sample does not hide it.
+pub fn normalized_hash(sample: &str) -> Hash {
+	let lower = sample.to_lowercase();
+	let normal: Vec<&str> = lower.split_whitespace().collect();
+	*blake3::hash(normal.join(" ").as_bytes()).as_bytes()
+}
+
+/// The normalized hashes of a validation set's samples, for [`audit_against`].
+pub fn validation_hashes(validation: &[String]) -> HashSet<Hash> {
+	validation.iter().map(|s| normalized_hash(s)).collect()
 }
 
 /// Replaces every e-mail address, US SSN and phone number in `text` with `[email]`,
@@ -122,10 +109,17 @@ pub fn redact_pii(text: &str) -> String {
 	phone.replace_all(&text, "[phone]").into_owned()
 }
 
-/// Audits `samples` (already split, e.g. by [`crate::data::Dataset::from_text`]).
-pub fn audit(samples: &[String]) -> AuditReport {
+/// Audits `samples` (already split, e.g. by [`crate::data::Dataset::from_text`]);
+/// `validation_overlap` is 0 (no validation set to compare with: [`audit_against`]).
+pub fn audit(samples: &[String]) -> AuditFigures {
+	audit_against(samples, &HashSet::new())
+}
+
+/// Audits `samples` and counts those whose [`normalized_hash`] is in `validation` (the
+/// current spec's validation set, [`validation_hashes`]).
+pub fn audit_against(samples: &[String], validation: &HashSet<Hash>) -> AuditFigures {
 	let mut seen = HashSet::new();
-	let (mut toxic, mut dup, mut pii, mut english, mut out) = (0, 0, 0, 0, 0);
+	let (mut toxic, mut dup, mut pii, mut english, mut out, mut overlap) = (0, 0, 0, 0, 0, 0u32);
 	for s in samples {
 		if !seen.insert(sample_hash(s)) {
 			dup += 1;
@@ -135,15 +129,18 @@ pub fn audit(samples: &[String]) -> AuditReport {
 		english += usize::from(is_english(s));
 		let chars = s.chars().count();
 		out += usize::from(!(MIN_SAMPLE_CHARS..=MAX_SAMPLE_CHARS).contains(&chars));
+		if !validation.is_empty() && validation.contains(&normalized_hash(s)) {
+			overlap = overlap.saturating_add(1);
+		}
 	}
 	let n = samples.len();
-	AuditReport {
+	AuditFigures {
 		toxicity_permille: permille(toxic, n),
 		duplicate_permille: permille(dup, n),
 		pii_permille: permille(pii, n),
 		english_permille: permille(english, n),
 		out_of_range_permille: permille(out, n),
-		samples: n as u64,
+		validation_overlap: overlap,
 	}
 }
 
@@ -180,13 +177,27 @@ mod tests {
 			"What the fuck is going on in the kitchen tonight?",
 		]);
 		let r = audit(&samples);
-		assert_eq!(r.samples, 6);
 		assert_eq!(r.duplicate_permille, 166); // 1 of 6
 		assert_eq!(r.pii_permille, 166);
 		assert_eq!(r.toxicity_permille, 166);
 		assert_eq!(r.out_of_range_permille, 166); // "short"
 		assert_eq!(r.english_permille, 666); // 4 of 6 (not "short", not German)
-		assert_eq!(audit(&[]), AuditReport::default());
+		assert_eq!(audit(&[]), AuditFigures::default());
+		assert_eq!(r.validation_overlap, 0);
+	}
+
+	#[test]
+	fn samples_of_the_validation_set_are_found_through_case_and_white_space() {
+		let validation = s(&["A penny saved is a penny earned.", "Never trust a computer."]);
+		let v = validation_hashes(&validation);
+		let samples = s(&[
+			"a  penny saved is\na PENNY earned.",
+			"Something else entirely, long enough to count.",
+			"  Never trust a computer. ",
+		]);
+		assert_eq!(audit_against(&samples, &v).validation_overlap, 2);
+		assert_eq!(audit_against(&samples[1..2], &v).validation_overlap, 0);
+		assert_eq!(audit(&samples).validation_overlap, 0);
 	}
 
 	#[test]

@@ -28,7 +28,7 @@ pub const SAMPLE_SEPARATOR: &[u8] = b"\n%\n";
 pub const DEFAULT_VALIDATION_PERMILLE: u32 = 100;
 
 /// Parts per million: mixing ratios sum to this.
-pub const PPM: u32 = 1_000_000;
+pub use blyan_primitives::pol::PPM;
 
 /// A named list of text samples with its content root.
 #[derive(Clone, Debug)]
@@ -183,28 +183,14 @@ pub fn validation_text(datasets: &[Dataset], validation_permille: u32) -> Vec<u8
 	datasets.iter().flat_map(|d| d.validation_text(validation_permille)).collect()
 }
 
-/// Normalises non-negative weights to parts per million that sum to exactly [`PPM`]:
-/// each share is floored, and the remainder goes to the largest share (first on ties).
+/// Mixing ratios in parts per million proportional to `weights` (for example each dataset's
+/// training bytes), summing to exactly [`PPM`]: `blyan_primitives::shares::ratios_ppm`, the
+/// definition the trainer's worker uses too.
 ///
-/// Errors: [`Error::InvalidTraining`] when a weight is negative or not finite, or all are zero.
-pub fn ratios_ppm(weights: &[f64]) -> Result<Vec<u32>> {
-	let total: f64 = weights.iter().sum();
-	if weights.is_empty() || weights.iter().any(|w| !w.is_finite() || *w < 0.0) || !(total > 0.0) {
-		return Err(Error::InvalidTraining(
-			"mixing weights must be finite, >= 0, and not all zero".into(),
-		));
-	}
-	let mut out: Vec<u32> =
-		weights.iter().map(|w| (w / total * f64::from(PPM)).floor() as u32).collect();
-	let rest = PPM - out.iter().sum::<u32>().min(PPM);
-	let mut best = 0;
-	for (i, v) in out.iter().enumerate() {
-		if *v > out[best] {
-			best = i;
-		}
-	}
-	out[best] += rest;
-	Ok(out)
+/// Errors: [`Error::InvalidTraining`] when there are no weights or all are zero.
+pub fn ratios_ppm(weights: &[u64]) -> Result<Vec<u32>> {
+	blyan_primitives::shares::ratios_ppm(weights)
+		.ok_or_else(|| Error::InvalidTraining("mixing weights must not all be zero".into()))
 }
 
 /// One training batch: `inputs` and `targets` are `[batch_size, seq_len]` byte ids

@@ -29,6 +29,10 @@ pub enum Error {
 		/// The underlying error.
 		source: serde_json::Error,
 	},
+	/// The caller stopped the work from its progress callback (for example a job past its
+	/// time budget).
+	#[error("stopped: {0}")]
+	Stopped(String),
 	/// A configuration value is out of range.
 	#[error("invalid config: {0}")]
 	InvalidConfig(String),

@@ -26,7 +26,8 @@ pub struct EvalReport {
 }
 
 /// Evaluates `model` with `experts` on `text` (see the module docs); `batch_size` windows run
-/// per forward pass. Progress goes to `progress(done, total)` in windows.
+/// per forward pass. Progress goes to `progress(done, total)` in windows; an error it
+/// returns (for example [`Error::Stopped`]) ends the evaluation with that error.
 ///
 /// Errors: [`Error::InvalidTraining`] when `text` has fewer than 2 bytes or `seq_len` is out
 /// of range; expert-fetching errors.
@@ -36,7 +37,7 @@ pub fn evaluate(
 	text: &[u8],
 	seq_len: usize,
 	batch_size: usize,
-	progress: &mut dyn FnMut(usize, usize),
+	progress: &mut dyn FnMut(usize, usize) -> Result<()>,
 ) -> Result<EvalReport> {
 	if text.len() < 2 {
 		return Err(Error::InvalidTraining("the validation text needs at least 2 bytes".into()));
@@ -73,7 +74,7 @@ pub fn evaluate(
 			}
 			bytes += (b_sz * len) as u64;
 			done += b_sz;
-			progress(done, total);
+			progress(done, total)?;
 		}
 	}
 	let nats_per_byte = total_nats / bytes as f64;
@@ -101,7 +102,7 @@ pub fn evaluate_index(
 	text: &[u8],
 	seq_len: usize,
 	batch_size: usize,
-	progress: &mut dyn FnMut(usize, usize),
+	progress: &mut dyn FnMut(usize, usize) -> Result<()>,
 ) -> Result<EvalReport> {
 	let weights = index.load_weights(store, None)?;
 	let vb = crate::model::var_builder(&weights);

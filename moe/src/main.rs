@@ -13,7 +13,7 @@ use blyan_moe::generate::{GenerateRequest, Generator};
 use blyan_moe::model::init_weights;
 use blyan_moe::optim::AdamWParams;
 use blyan_moe::store::{parse_hash, DirStore, ModelIndex, UnitStore};
-use blyan_moe::train::{choose_segments, train, verify_result, Manifest, Replayer, TrainParams};
+use blyan_moe::train::{train, verify_result, Manifest, Replayer, TrainParams};
 use blyan_moe::units::{all_units, inspect_payload, UnitId};
 use blyan_moe::Config;
 use clap::{Parser, Subcommand};
@@ -223,6 +223,7 @@ fn eval_model(
 		&mut |done, total| {
 			pb.set_length(total as u64);
 			pb.set_position(done as u64);
+			Ok(())
 		},
 	)
 	.context("evaluate")?;
@@ -263,9 +264,9 @@ fn run(cli: Cli) -> Result<()> {
 					.context("--units")?
 			};
 			let datasets = load_data(&a.data)?;
-			let weights: Vec<f64> = datasets
+			let weights: Vec<u64> = datasets
 				.iter()
-				.map(|d| d.train_text(a.data.validation_permille).len() as f64)
+				.map(|d| d.train_text(a.data.validation_permille).len() as u64)
 				.collect();
 			let ratios = ratios_ppm(&weights).context("mixing ratios")?;
 			let params = TrainParams {
@@ -287,6 +288,7 @@ fn run(cli: Cli) -> Result<()> {
 			let outcome = train(&parent, &store, &units, &datasets, &ratios, &params, &mut |r| {
 				pb.set_prefix(format!("loss {:.3}", r.loss));
 				pb.inc(1);
+				Ok(())
 			})
 			.context("train")?;
 			pb.finish_and_clear();
@@ -340,7 +342,16 @@ fn run(cli: Cli) -> Result<()> {
 					Some(h) => parse_hash("--randomness", &h).context("randomness")?,
 					None => m.hash(),
 				};
-				choose_segments(&r, m.params.segments(), sample)
+				// The chain's challenge draw, claim id 0.
+				blyan_primitives::pol::challenge_segments(
+					&r,
+					0,
+					m.params.segments() as u32,
+					sample as u32,
+				)
+				.into_iter()
+				.map(|s| s as usize)
+				.collect()
 			} else {
 				segment
 			};

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use blyan_primitives::{merkle_root, payload_root, Hash};
+use blyan_primitives::{merkle_root, payload_root, pol::TrainingParams, Hash};
 use candle_core::{Device, Tensor, Var};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,11 @@ impl TrainParams {
 /// Hashes are lowercase hex.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+	/// The trainer: `0x`-prefixed hex of the SCALE encoding of the account that claims this
+	/// run on chain (empty for runs not meant for a claim). Validators refuse a claim signed
+	/// by any other account, so a published manifest cannot be claimed by someone else.
+	#[serde(default)]
+	pub trainer: String,
 	/// Engine config.
 	pub config: Config,
 	/// Unit hashes of the parent model (the training start).
@@ -136,6 +141,25 @@ impl Manifest {
 		let k = self.params.checkpoint_every;
 		let start = (i as u64).saturating_mul(k).min(self.params.steps);
 		start..start.saturating_add(k).min(self.params.steps)
+	}
+
+	/// The training parameters as a claim states them
+	/// (`blyan_primitives::pol::TrainingParams`); `None` when a value does not fit the
+	/// claim's `u32` fields.
+	pub fn claimed_params(&self) -> Option<TrainingParams> {
+		let p = &self.params;
+		Some(TrainingParams {
+			seed: p.seed,
+			steps: u32::try_from(p.steps).ok()?,
+			checkpoint_every: u32::try_from(p.checkpoint_every).ok()?,
+			batch_size: u32::try_from(p.batch_size).ok()?,
+			seq_len: u32::try_from(p.seq_len).ok()?,
+		})
+	}
+
+	/// The trainer field for an account whose SCALE encoding is `account`.
+	pub fn trainer_of(account: &[u8]) -> String {
+		format!("0x{}", hex::encode(account))
 	}
 
 	/// Checks the manifest's internal consistency: counts, hex, batch root.
@@ -332,7 +356,8 @@ pub struct TrainOutcome {
 }
 
 /// Trains `trained` units of `parent` on `datasets` mixed by `ratios_ppm`, storing every
-/// checkpoint and the resulting units in `store`; `progress` sees every step.
+/// checkpoint and the resulting units in `store`; `progress` sees every step, and an error it
+/// returns (for example [`Error::Stopped`]) ends training with that error.
 ///
 /// Errors: [`Error::InvalidTraining`] for bad parameters; [`Error::UnknownUnit`];
 /// [`Error::DatasetTooShort`]; store and decode errors for the parent's units.
@@ -343,7 +368,7 @@ pub fn train(
 	datasets: &[Dataset],
 	ratios_ppm: &[u32],
 	params: &TrainParams,
-	progress: &mut dyn FnMut(&StepReport),
+	progress: &mut dyn FnMut(&StepReport) -> Result<()>,
 ) -> Result<TrainOutcome> {
 	let cfg = &parent.config;
 	params.validate(cfg)?;
@@ -361,13 +386,14 @@ pub fn train(
 		if (step + 1) % params.checkpoint_every == 0 || step + 1 == params.steps {
 			checkpoints.push(hex::encode(store.put(&state.checkpoint_bytes()?)?));
 		}
-		progress(&report);
+		progress(&report)?;
 	}
 	let mut result = BTreeMap::new();
 	for (unit, bytes) in state.trained_payloads()? {
 		result.insert(unit.to_string(), hex::encode(store.put(&bytes)?));
 	}
 	let manifest = Manifest {
+		trainer: String::new(),
 		config: cfg.clone(),
 		parent: parent.units.clone(),
 		trained_units: trained.iter().map(|u| u.to_string()).collect(),
@@ -389,23 +415,6 @@ pub fn train(
 	};
 	let index = manifest.result_index();
 	Ok(TrainOutcome { manifest, index })
-}
-
-/// Picks `count` distinct segments out of `segments` (sorted), from randomness drawn after the
-/// trainer committed (SPEC: "chosen by on-chain randomness drawn after the claim").
-/// With `s` sampled segments, a trainer who faked a fraction `f` of them is caught with
-/// probability `1 − (1 − f)^s` (Jia et al. 2021); `s = 29` gives 95 % at `f = 10 %`.
-pub fn choose_segments(randomness: &Hash, segments: usize, count: usize) -> Vec<usize> {
-	let mut rng = crate::rng::Rng::derive(&format!("segments/{}", hex::encode(randomness)), 0, 0);
-	let mut all: Vec<usize> = (0..segments).collect();
-	let count = count.min(segments);
-	for i in 0..count {
-		let j = i + rng.below((segments - i) as u64) as usize;
-		all.swap(i, j);
-	}
-	let mut out = all[..count].to_vec();
-	out.sort_unstable();
-	out
 }
 
 /// Finds the claimed datasets among `available` (by name) and checks their content roots.
@@ -569,4 +578,48 @@ pub fn verify_result(manifest: &Manifest, store: &dyn UnitStore) -> Result<()> {
 		}
 	}
 	Ok(())
+}
+
+/// An upper bound on the bytes of a checkpoint payload of `trained` units of `cfg`
+/// ([`TrainState::checkpoint_bytes`]: each trained tensor and its two AdamW moments as F32,
+/// plus at most 256 header bytes per tensor and 1 KiB of metadata). The engine refuses to
+/// fetch a claimed checkpoint larger than this.
+pub fn checkpoint_len_bound(cfg: &Config, trained: &BTreeSet<UnitId>) -> u64 {
+	let mut bytes: u64 = 1024;
+	for unit in trained {
+		for spec in crate::units::unit_layout(cfg, *unit) {
+			let n: u64 = spec.shape.iter().map(|d| *d as u64).product();
+			bytes = bytes
+				.saturating_add(3u64.saturating_mul(n.saturating_mul(4)).saturating_add(3 * 256));
+		}
+	}
+	bytes
+}
+
+/// An upper bound on the memory one training step of `cfg` takes for a `batch_size ×
+/// seq_len` batch, bytes: the parameters with gradients and both AdamW moments, and the
+/// activations kept for the backward pass (hidden states, attention scores, the routed experts'
+/// hidden layer, logits), each counted with its gradient, with a factor of 2 for candle's
+/// temporaries. Saturating: absurd parameters give `u64::MAX`. The engine compares it with its
+/// memory budget before it allocates a step.
+pub fn step_memory_bound(cfg: &Config, batch_size: usize, seq_len: usize) -> u64 {
+	let m = |a: u64, b: u64| a.saturating_mul(b);
+	let params: u64 = crate::model::tensor_layout(cfg)
+		.iter()
+		.map(|s| s.shape.iter().map(|d| *d as u64).product::<u64>())
+		.fold(0u64, |a, n| a.saturating_add(n));
+	let (b, s) = (batch_size as u64, seq_len as u64);
+	let tokens = m(b, s);
+	let d = cfg.hidden_size as u64;
+	let per_layer = m(tokens, m(d, 24))
+		.saturating_add(m(m(b, cfg.num_attention_heads as u64), m(s, s)).saturating_mul(4))
+		.saturating_add(m(
+			tokens,
+			m(cfg.num_experts_per_tok as u64, m(cfg.intermediate_size as u64, 6)),
+		))
+		.saturating_add(m(tokens, m(cfg.num_local_experts as u64, 4)));
+	let activations = m(cfg.num_hidden_layers as u64, per_layer)
+		.saturating_add(m(tokens, m(cfg.vocab_size as u64, 4)));
+	// F32: 4 bytes; parameters ×4 (value, gradient, m, v); activations ×2 (value, gradient).
+	m(2, m(4, m(params, 4).saturating_add(m(activations, 2))))
 }

@@ -36,35 +36,49 @@ pub enum UnitId {
 	},
 }
 
-impl fmt::Display for UnitId {
-	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-		match self {
-			UnitId::Backbone => write!(f, "backbone"),
-			UnitId::Router { layer } => write!(f, "layer{layer}.router"),
-			UnitId::Expert { layer, expert } => write!(f, "layer{layer}.expert{expert}"),
+impl From<UnitId> for blyan_primitives::UnitName {
+	fn from(u: UnitId) -> Self {
+		match u {
+			UnitId::Backbone => Self::Backbone,
+			UnitId::Router { layer } => Self::Router { layer: layer as u32 },
+			UnitId::Expert { layer, expert } => {
+				Self::Expert { layer: layer as u32, expert: expert as u32 }
+			},
 		}
+	}
+}
+
+impl From<blyan_primitives::UnitName> for UnitId {
+	fn from(u: blyan_primitives::UnitName) -> Self {
+		use blyan_primitives::UnitName as N;
+		match u {
+			N::Backbone => UnitId::Backbone,
+			N::Router { layer } => UnitId::Router { layer: layer as usize },
+			N::Expert { layer, expert } => {
+				UnitId::Expert { layer: layer as usize, expert: expert as usize }
+			},
+		}
+	}
+}
+
+impl fmt::Display for UnitId {
+	/// The unit's name (`blyan_primitives::UnitName`).
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		fmt::Display::fmt(&blyan_primitives::UnitName::from(*self), f)
 	}
 }
 
 impl FromStr for UnitId {
 	type Err = Error;
 
-	/// Parses `backbone`, `layer{l}.router` or `layer{l}.expert{e}`.
+	/// Parses a unit name (`backbone`, `layer{l}.router`, `layer{l}.expert{e}`; the grammar of
+	/// `blyan_primitives::UnitName`, so `layer01.expert1` is refused here as on chain).
 	///
 	/// Errors: [`Error::UnknownUnit`] for anything else.
 	fn from_str(s: &str) -> Result<Self> {
-		let bad = || Error::UnknownUnit(s.to_string());
-		if s == "backbone" {
-			return Ok(UnitId::Backbone);
-		}
-		let rest = s.strip_prefix("layer").ok_or_else(bad)?;
-		let (layer, kind) = rest.split_once('.').ok_or_else(bad)?;
-		let layer: usize = layer.parse().map_err(|_| bad())?;
-		if kind == "router" {
-			return Ok(UnitId::Router { layer });
-		}
-		let expert = kind.strip_prefix("expert").ok_or_else(bad)?.parse().map_err(|_| bad())?;
-		Ok(UnitId::Expert { layer, expert })
+		blyan_primitives::UnitName::parse(s.as_bytes())
+			.map(UnitId::from)
+			.ok_or_else(|| Error::UnknownUnit(s.to_string()))
 	}
 }
 

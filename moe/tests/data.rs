@@ -76,11 +76,12 @@ fn split_is_deterministic_and_disjoint() {
 
 #[test]
 fn ratios_ppm_sum_to_one_million() {
-	let r = ratios_ppm(&[1.0, 1.0, 1.0]).unwrap();
+	let r = ratios_ppm(&[1, 1, 1]).unwrap();
 	assert_eq!(r.iter().sum::<u32>(), PPM);
 	assert_eq!(r, vec![333_334, 333_333, 333_333]);
-	assert!(ratios_ppm(&[0.0, 0.0]).is_err());
-	assert!(ratios_ppm(&[-1.0, 2.0]).is_err());
+	// The same definition as the trainer's worker (blyan_primitives::shares).
+	assert_eq!(Some(r), blyan_primitives::shares::ratios_ppm(&[1, 1, 1]));
+	assert!(ratios_ppm(&[0, 0]).is_err());
 	assert!(ratios_ppm(&[]).is_err());
 }
 

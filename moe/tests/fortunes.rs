@@ -31,7 +31,7 @@ fn nats_per_byte(index: &ModelIndex, store: &MemStore, text: &[u8]) -> f64 {
 	let vb = var_builder(&w);
 	let model = Model::new(&index.config, vb.clone()).unwrap();
 	let mut experts = ResidentExperts::new(&index.config, &vb).unwrap();
-	evaluate(&model, &mut experts, text, 128, 16, &mut |_, _| {})
+	evaluate(&model, &mut experts, text, 128, 16, &mut |_, _| Ok(()))
 		.unwrap()
 		.nats_per_byte
 }
@@ -44,9 +44,9 @@ fn training_on_fortunes_lowers_validation_loss() {
     );
 	let datasets = Dataset::load_corpus(Path::new(FORTUNES)).unwrap();
 	assert!(datasets.len() >= 20, "expected the ~40 fortune topics, found {}", datasets.len());
-	let weights: Vec<f64> = datasets
+	let weights: Vec<u64> = datasets
 		.iter()
-		.map(|d| d.train_text(VALIDATION_PERMILLE).len() as f64)
+		.map(|d| d.train_text(VALIDATION_PERMILLE).len() as u64)
 		.collect();
 	let ratios = ratios_ppm(&weights).unwrap();
 	let val = validation_text(&datasets, VALIDATION_PERMILLE);
@@ -66,7 +66,8 @@ fn training_on_fortunes_lowers_validation_loss() {
 	};
 
 	let one: BTreeSet<UnitId> = [UnitId::Expert { layer: 0, expert: 0 }].into();
-	let out_one = train(&genesis, &store, &one, &datasets, &ratios, &params, &mut |_| {}).unwrap();
+	let out_one =
+		train(&genesis, &store, &one, &datasets, &ratios, &params, &mut |_| Ok(())).unwrap();
 	let after_one = nats_per_byte(&out_one.index, &store, &val);
 	eprintln!("one expert: validation nats/byte {before:.4} -> {after_one:.4}");
 	assert!(before - after_one >= ONE_EXPERT_MARGIN, "one expert: {before:.4} -> {after_one:.4}");
@@ -74,7 +75,8 @@ fn training_on_fortunes_lowers_validation_loss() {
 	replay_segment(&out_one.manifest, params.segments() - 1, &store, &datasets).unwrap();
 
 	let all: BTreeSet<UnitId> = all_units(&cfg).into_iter().collect();
-	let out_all = train(&genesis, &store, &all, &datasets, &ratios, &params, &mut |_| {}).unwrap();
+	let out_all =
+		train(&genesis, &store, &all, &datasets, &ratios, &params, &mut |_| Ok(())).unwrap();
 	let after_all = nats_per_byte(&out_all.index, &store, &val);
 	eprintln!("all units: validation nats/byte {before:.4} -> {after_all:.4}");
 	assert!(before - after_all >= ALL_UNITS_MARGIN, "all units: {before:.4} -> {after_all:.4}");

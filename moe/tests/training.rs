@@ -6,9 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use blyan_moe::data::{DatasetClaim, PPM};
 use blyan_moe::store::{parse_hash, MemStore, ModelIndex, UnitStore};
-use blyan_moe::train::{
-	choose_segments, replay_segment, train, verify_result, Manifest, TrainOutcome,
-};
+use blyan_moe::train::{replay_segment, train, verify_result, Manifest, TrainOutcome};
 use blyan_moe::units::{all_units, UnitId};
 use blyan_moe::Error;
 use blyan_primitives::merkle_root;
@@ -19,8 +17,16 @@ const EXPERT: UnitId = UnitId::Expert { layer: 0, expert: 1 };
 fn run(store: &MemStore, index: &ModelIndex, units: &[UnitId], steps: u64, k: u64) -> TrainOutcome {
 	let units: BTreeSet<UnitId> = units.iter().copied().collect();
 	let ds = [common::dataset_a(), common::dataset_b()];
-	train(index, store, &units, &ds, &[PPM / 2, PPM / 2], &common::params(steps, k), &mut |_| {})
-		.unwrap()
+	train(
+		index,
+		store,
+		&units,
+		&ds,
+		&[PPM / 2, PPM / 2],
+		&common::params(steps, k),
+		&mut |_| Ok(()),
+	)
+	.unwrap()
 }
 
 fn datasets() -> Vec<blyan_moe::data::Dataset> {
@@ -134,7 +140,7 @@ fn replay_detects_a_different_dataset_than_claimed() {
 		&[common::dataset_b()],
 		&[PPM],
 		&common::params(3, 1),
-		&mut |_| {},
+		&mut |_| Ok(()),
 	)
 	.unwrap();
 	// ...but claim alpha (its real content root).
@@ -192,34 +198,66 @@ fn train_fails_on_bad_parameters() {
 	let units: BTreeSet<UnitId> = [EXPERT].into();
 	let mut p = common::params(0, 1);
 	assert!(matches!(
-		train(&index, &store, &units, &ds, &[PPM / 2, PPM / 2], &p, &mut |_| {}),
+		train(&index, &store, &units, &ds, &[PPM / 2, PPM / 2], &p, &mut |_| Ok(())),
 		Err(Error::InvalidTraining(_))
 	));
 	p = common::params(2, 1);
 	p.seq_len = 10_000;
 	assert!(matches!(
-		train(&index, &store, &units, &ds, &[PPM / 2, PPM / 2], &p, &mut |_| {}),
+		train(&index, &store, &units, &ds, &[PPM / 2, PPM / 2], &p, &mut |_| Ok(())),
 		Err(Error::InvalidTraining(_))
 	));
 	let none = BTreeSet::new();
 	assert!(matches!(
-		train(&index, &store, &none, &ds, &[PPM / 2, PPM / 2], &common::params(2, 1), &mut |_| {}),
+		train(&index, &store, &none, &ds, &[PPM / 2, PPM / 2], &common::params(2, 1), &mut |_| Ok(
+			()
+		)),
 		Err(Error::InvalidTraining(_))
 	));
 	let ghost: BTreeSet<UnitId> = [UnitId::Expert { layer: 0, expert: 99 }].into();
 	assert!(matches!(
-		train(&index, &store, &ghost, &ds, &[PPM / 2, PPM / 2], &common::params(2, 1), &mut |_| {}),
+		train(
+			&index,
+			&store,
+			&ghost,
+			&ds,
+			&[PPM / 2, PPM / 2],
+			&common::params(2, 1),
+			&mut |_| Ok(())
+		),
 		Err(Error::UnknownUnit(_))
 	));
 }
 
 #[test]
-fn choose_segments_is_deterministic_distinct_and_sorted() {
-	let r = [3u8; 32];
-	let s = choose_segments(&r, 300, 29);
-	assert_eq!(s, choose_segments(&r, 300, 29));
-	assert_eq!(s.len(), 29);
-	assert!(s.windows(2).all(|w| w[0] < w[1]) && s[28] < 300);
-	assert_ne!(s, choose_segments(&[4u8; 32], 300, 29));
-	assert_eq!(choose_segments(&r, 5, 29), vec![0, 1, 2, 3, 4]);
+fn the_manifest_states_the_claims_parameters_and_the_size_bounds_hold() {
+	use blyan_moe::train::{checkpoint_len_bound, step_memory_bound};
+	use blyan_primitives::pol::TrainingParams;
+	let (store, index) = common::genesis();
+	let out = run(&store, &index, &[EXPERT], 6, 2);
+	let m = &out.manifest;
+	assert_eq!(
+		m.claimed_params(),
+		Some(TrainingParams {
+			seed: 11,
+			steps: 6,
+			checkpoint_every: 2,
+			batch_size: 4,
+			seq_len: 16
+		})
+	);
+	assert_eq!(m.trainer, "", "a run is bound to a trainer only by its caller");
+	assert_eq!(Manifest::trainer_of(&[0xab, 0x01]), "0xab01");
+	// Every checkpoint fits the bound a validator checks before fetching one.
+	let bound = checkpoint_len_bound(&index.config, &[EXPERT].into());
+	for c in &m.checkpoints {
+		let len = store.fetch(&parse_hash("checkpoint", c).unwrap()).unwrap().len() as u64;
+		assert!(len <= bound && bound < 2 * len + 8192, "{len} vs {bound}");
+	}
+	// The step memory bound grows with the batch and saturates instead of overflowing.
+	let cfg = &index.config;
+	assert!(step_memory_bound(cfg, 4, 16) < step_memory_bound(cfg, 8, 16));
+	assert!(step_memory_bound(cfg, 4, 16) < step_memory_bound(cfg, 4, 32));
+	assert!(step_memory_bound(cfg, 4, 16) < 64 << 20, "a tiny step is small");
+	assert_eq!(step_memory_bound(cfg, 1 << 28, 1 << 20), u64::MAX);
 }

@@ -153,3 +153,16 @@ fn dir_store_maps_payloads_and_reports_missing_ones() {
 	assert!(decode_unit(&cfg, EXPERT, &got, &hash).is_ok());
 	assert!(matches!(store.fetch(&[9u8; 32]), Err(Error::NotFound(_))));
 }
+
+#[test]
+fn unit_names_are_the_chains_names_with_one_spelling() {
+	use blyan_moe::units::{all_units, UnitId};
+	for u in all_units(&blyan_moe::Config::test()) {
+		let name = u.to_string();
+		assert_eq!(blyan_primitives::UnitName::parse(name.as_bytes()).map(UnitId::from), Some(u));
+		assert_eq!(name.parse::<UnitId>().unwrap(), u);
+	}
+	for bad in ["layer01.expert1", "layer1.expert01", "layer+1.router", "Backbone"] {
+		assert!(bad.parse::<UnitId>().is_err(), "{bad}");
+	}
+}

@@ -117,6 +117,17 @@ where
 		Ok(bytes)
 	}
 
+	/// The length in bytes of committed payload `root` at `at`, without fetching it.
+	///
+	/// Errors: [`ChainError::NotFound`]; [`ChainError::Runtime`].
+	pub fn payload_len(&self, at: H256, root: &Hash) -> Result<u64, ChainError> {
+		self.client
+			.runtime_api()
+			.payload_len(at, *root)
+			.map_err(runtime)?
+			.ok_or_else(|| ChainError::NotFound(format!("payload {}", H256(*root))))
+	}
+
 	/// The payload root of unit `name`'s accepted block at `at` (`ParamIndex`).
 	///
 	/// Errors: [`ChainError::Runtime`].

@@ -17,16 +17,46 @@ pub struct Cli {
 	#[arg(long, default_value_t = 1)]
 	pub engine_threads: usize,
 
+	/// Largest memory one engine job may plan for, MiB: a training step, a replay or an
+	/// evaluation whose estimate is larger fails instead of allocating.
+	#[arg(long, default_value_t = 4096)]
+	pub engine_memory_mib: u64,
+
+	/// Longest time one engine job may run, seconds; a job past it fails.
+	#[arg(long, default_value_t = 3600)]
+	pub engine_job_seconds: u64,
+
 	/// Do not run the trainer worker (pallet-trainer): without this flag a node with a Blyan
 	/// worker key (`blyn`) trains experts on the engine and claims their improvement, with
 	/// the key's account paying the bond.
 	#[arg(long)]
 	pub no_trainer: bool,
 
+	/// Optimiser steps per training run of the trainer worker (default: the runtime's
+	/// `pallet_trainer::Config::Steps`). Must stay within the chain's manifest limits.
+	#[arg(long)]
+	pub train_steps: Option<u32>,
+
 	/// Test instrument of the end-to-end tests: this node's engine cheats in one way
-	/// (docs/pol.md, "Adversaries"). Never use on a real network.
+	/// (docs/pol.md, "Threats"). Only in binaries built with `--features adversary`.
+	#[cfg(feature = "adversary")]
 	#[arg(long, value_enum, hide = true)]
-	pub adversary: Option<crate::engine::Adversary>,
+	pub adversary: Option<crate::engine::adversary::Cheat>,
+}
+
+impl Cli {
+	/// The engine's hooks: a cheat when `--adversary` asked for one, honest otherwise.
+	pub fn adversary(&self) -> std::sync::Arc<dyn crate::engine::Adversary> {
+		#[cfg(feature = "adversary")]
+		if let Some(cheat) = self.adversary {
+			log::warn!(
+				target: crate::engine::LOG_TARGET,
+				"ADVERSARY MODE {cheat:?}: this node's engine cheats (test instrument)"
+			);
+			return std::sync::Arc::new(cheat);
+		}
+		std::sync::Arc::new(crate::engine::Honest)
+	}
 }
 
 /// The subcommands of `blyan-node`.

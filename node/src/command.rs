@@ -130,8 +130,13 @@ pub fn run() -> sc_cli::Result<()> {
 			let runner = cli.create_runner(&cli.run)?;
 			let workers = service::WorkerOptions {
 				engine_threads: cli.engine_threads,
+				budget: crate::engine::Budget {
+					memory_bytes: cli.engine_memory_mib.saturating_mul(1 << 20),
+					time: std::time::Duration::from_secs(cli.engine_job_seconds),
+				},
 				trainer: !cli.no_trainer,
-				adversary: cli.adversary,
+				train_steps: cli.train_steps,
+				adversary: cli.adversary(),
 			};
 			runner.run_node_until_exit(|config| async move {
 				match config.network.network_backend {

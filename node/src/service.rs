@@ -145,15 +145,25 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 }
 
 /// What the node's off-chain workers may do.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct WorkerOptions {
 	/// Native engine threads (`--engine-threads`).
 	pub engine_threads: usize,
+	/// Budget of every engine job (`--engine-memory-mib`, `--engine-job-seconds`).
+	pub budget: crate::engine::Budget,
 	/// Whether the trainer worker runs (not `--no-trainer`).
 	pub trainer: bool,
-	/// `--adversary` (e2e tests only).
-	pub adversary: Option<crate::engine::Adversary>,
+	/// Steps per training run (`--train-steps`), if not the runtime's default.
+	pub train_steps: Option<u32>,
+	/// The engine's hooks: honest unless an e2e test's `--adversary` asked for a cheat.
+	pub adversary: Arc<dyn crate::engine::Adversary>,
 }
+
+/// Secret URI of the dev chain's trainer key (`blyn`), inserted with `--dev`: a validator
+/// may not report on its own claims, so the dev chain's one validator (Alice) cannot be its
+/// trainer. Ferdie is endowed at genesis; `scripts/learn.sh` leaves his account to the
+/// trainer.
+pub const DEV_TRAINER_SEED: &str = "//Ferdie";
 
 /// Builds and starts the full node: network, off-chain workers (with the engine service on
 /// `workers.engine_threads` native threads, the trainer on unless `workers.trainer` is
@@ -233,6 +243,12 @@ pub fn new_full<
 			.keystore()
 			.sr25519_generate_new(pallet_pol::crypto::KEY_TYPE, Some(seed))
 			.map_err(|e| ServiceError::Other(format!("inserting the Blyan worker key: {e}")))?;
+		if config.chain_spec.chain_type() == sc_chain_spec::ChainType::Development {
+			keystore_container
+				.keystore()
+				.sr25519_generate_new(pallet_pol::crypto::KEY_TYPE, Some(DEV_TRAINER_SEED))
+				.map_err(|e| ServiceError::Other(format!("inserting the trainer key: {e}")))?;
+		}
 	}
 
 	// Inference for `blyan_generate`; the engine service shares it when it runs.
@@ -248,6 +264,11 @@ pub fn new_full<
 				pallet_trainer::ENABLED_KEY,
 				&workers.trainer.encode(),
 			);
+			db.set(
+				sp_core::offchain::STORAGE_PREFIX,
+				pallet_trainer::STEPS_KEY,
+				&workers.train_steps.unwrap_or(0).encode(),
+			);
 		}
 		log::info!(
 			"Blyan workers: engine on {} thread(s), trainer {}",
@@ -258,8 +279,12 @@ pub fn new_full<
 		// extension is handed to them and to nothing else (block import never sees it).
 		let engine = crate::engine::EngineService::start_with(
 			Arc::new(crate::chain::ChainReader::new(client.clone())),
-			workers.engine_threads,
-			workers.adversary,
+			crate::engine::Options {
+				threads: workers.engine_threads,
+				budget: workers.budget,
+				dir: Some(config.base_path.config_dir(config.chain_spec.id()).join("blyan/engine")),
+				adversary: workers.adversary.clone(),
+			},
 		);
 		inference = Some(engine.inference());
 		let offchain_workers =

@@ -55,7 +55,16 @@ pub struct AuditFigures {
 
 /// Which auto-reject rule failed.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum AuditFailure {
 	/// More than [`MAX_PII_PERMILLE`] ‰ of the samples contain PII (e-mail, phone, SSN).

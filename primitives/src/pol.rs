@@ -109,7 +109,16 @@ pub struct DatasetShare {
 /// pallet-pol checks them against its [`ManifestLimits`] at `submit_claim`; the engine checks
 /// them again before it allocates anything.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct TrainingParams {
 	/// Seed of the batch stream.
@@ -162,7 +171,16 @@ pub enum ParamsError {
 /// them to the engine with every replay, and the engine checks the manifest against them
 /// before it fetches checkpoints or builds a batch.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct ManifestLimits {
 	/// Most optimiser steps.
@@ -217,7 +235,16 @@ impl ManifestLimits {
 /// `ReplayClaim`). Only [`ReplayVerdict::Match`] can accept; the others are the trainer's
 /// fault and slash its bond.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum ReplayVerdict {
 	/// The manifest is bound to the claim (see [`ReplayVerdict::Unbound`]), its last
@@ -241,7 +268,16 @@ pub enum ReplayVerdict {
 /// A validator's evaluation of one claim (SPEC "Proof-of-Learning"). Honest validators compute
 /// the same report bit for bit.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct EvalReport {
 	/// Validation loss of the parent model, nano-nats per byte (0 when the replay failed: a
@@ -406,7 +442,13 @@ mod tests {
 			max_tokens_per_step: 128,
 			max_manifest_bytes: 1 << 20,
 		};
-		let ok = TrainingParams { seed: 1, steps: 100, checkpoint_every: 10, batch_size: 4, seq_len: 32 };
+		let ok = TrainingParams {
+			seed: 1,
+			steps: 100,
+			checkpoint_every: 10,
+			batch_size: 4,
+			seq_len: 32,
+		};
 		assert_eq!(limits.check(&ok), Ok(()));
 		assert_eq!(ok.segments(), 10);
 		let with = |f: fn(&mut TrainingParams)| {

@@ -19,8 +19,10 @@ pub fn ratios_ppm(weights: &[u64]) -> Option<Vec<u32>> {
 	if total == 0 {
 		return None;
 	}
-	let mut out: Vec<u32> =
-		weights.iter().map(|w| (u128::from(*w) * u128::from(PPM) / total) as u32).collect();
+	let mut out: Vec<u32> = weights
+		.iter()
+		.map(|w| (u128::from(*w) * u128::from(PPM) / total) as u32)
+		.collect();
 	let sum: u64 = out.iter().map(|r| u64::from(*r)).sum();
 	if let Some(first) = out.first_mut() {
 		*first = first.saturating_add((u64::from(PPM) - sum) as u32);

@@ -218,6 +218,9 @@ impl_runtime_apis! {
 		fn tile(hash: [u8; 32]) -> Option<Vec<u8>> {
 			ContentStore::tile(hash)
 		}
+		fn payload_len(root: [u8; 32]) -> Option<u64> {
+			<ContentStore as blyan_primitives::ContentStore>::payload_len(&root)
+		}
 	}
 
 	impl pallet_model_spec::runtime_api::ModelSpecApi<Block> for Runtime {

@@ -271,6 +271,11 @@ pub mod pallet {
 				"MaxTilesPerManifest must be larger than zero"
 			);
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	/// Payloads stored at genesis.
@@ -366,6 +371,65 @@ pub mod pallet {
 }
 
 impl<T: Config> Pallet<T> {
+	/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
+	///
+	/// - `Tiles` and `TileData` have the same keys; a tile's bytes hash to its key and have
+	///   its recorded length;
+	/// - a tile's `refs` is the number of manifest slots that list it;
+	/// - a manifest's key is the Merkle root of its tiles, all of which exist, and its `len` is
+	///   the sum of their lengths;
+	/// - a manifest has `unreferenced_since` exactly when it has no reference;
+	/// - the deposits held from each account under `TileDeposit` are the deposits of the
+	///   tiles it owns.
+	///
+	/// Cost: iterates every tile and manifest (off-chain only).
+	#[cfg(any(feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		use frame_support::{ensure, traits::fungible::InspectHold};
+		let mut slots: BTreeMap<Hash, u32> = BTreeMap::new();
+		for (root, m) in Manifests::<T>::iter() {
+			ensure!(blyan_primitives::merkle_root(&m.tiles) == root, "a manifest's root is wrong");
+			let mut len: u64 = 0;
+			for t in m.tiles.iter() {
+				let tile = Tiles::<T>::get(t).ok_or("a manifest lists a missing tile")?;
+				len = len.saturating_add(u64::from(tile.len));
+				*slots.entry(*t).or_default() += 1;
+			}
+			ensure!(len == m.len, "a manifest's length is not its tiles' lengths");
+			ensure!(
+				(m.refs == 0) == m.unreferenced_since.is_some(),
+				"unreferenced_since disagrees with refs"
+			);
+		}
+		let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut tiles = 0usize;
+		for (hash, info) in Tiles::<T>::iter() {
+			tiles += 1;
+			let bytes = TileData::<T>::get(hash).ok_or("a tile has no bytes")?;
+			ensure!(
+				blyan_primitives::tile_hash(&bytes) == hash,
+				"a tile's bytes do not hash to it"
+			);
+			ensure!(bytes.len() as u32 == info.len, "a tile's length is wrong");
+			ensure!(
+				slots.get(&hash).copied().unwrap_or(0) == info.refs,
+				"a tile's refs differ from the manifest slots listing it"
+			);
+			let d = deposits.entry(info.owner.clone()).or_default();
+			*d = d.saturating_add(info.deposit);
+		}
+		ensure!(
+			TileData::<T>::iter_keys().count() == tiles,
+			"bytes of a tile that is not recorded"
+		);
+		for (who, deposit) in deposits {
+			let held = T::Currency::balance_on_hold(&HoldReason::TileDeposit.into(), &who);
+			ensure!(held == deposit, "held tile deposits differ from the tiles' deposits");
+		}
+		Ok(())
+	}
+
 	/// Deposit for a tile of `len` bytes: `TileDepositBase + TileDepositPerByte × len`, in
 	/// planck (saturating).
 	pub fn tile_deposit(len: u32) -> BalanceOf<T> {
@@ -624,6 +688,9 @@ pub mod runtime_api {
 			/// The bytes of one tile, if stored. Lets a node fetch a large payload tile by
 			/// tile instead of in one call.
 			fn tile(hash: [u8; 32]) -> Option<Vec<u8>>;
+			/// The length in bytes of committed payload `root`, so that a reader can refuse a
+			/// payload larger than it expects before fetching it.
+			fn payload_len(root: [u8; 32]) -> Option<u64>;
 		}
 	}
 }

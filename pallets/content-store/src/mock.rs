@@ -60,7 +60,7 @@ impl pallet_content_store::Config for Test {
 }
 
 /// Test externalities with funded accounts and the given genesis payloads.
-pub fn new_test_ext_with(payloads: Vec<(u64, Vec<u8>)>) -> sp_io::TestExternalities {
+pub fn new_test_ext_with(payloads: Vec<(u64, Vec<u8>)>) -> blyan_test_support::CheckedExt {
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
 		balances: vec![(ALICE, INITIAL), (BOB, INITIAL), (POOR, 50)],
@@ -73,11 +73,11 @@ pub fn new_test_ext_with(payloads: Vec<(u64, Vec<u8>)>) -> sp_io::TestExternalit
 		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	blyan_test_support::CheckedExt::new(ext, ContentStore::do_try_state)
 }
 
 /// Test externalities with funded accounts and no genesis payload; block 1.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> blyan_test_support::CheckedExt {
 	new_test_ext_with(vec![])
 }
 

@@ -32,7 +32,8 @@ fn submit<T: Config>(creator: &T::AccountId, n: u32, s: u32) -> DatasetId {
 		creator.clone(),
 		name,
 		1,
-		BoundedVec::truncate_from(vec![b'l'; T::MaxLicenceLen::get() as usize]),
+		// A known licence, so that the audit opens the vote.
+		BoundedVec::truncate_from(b"CC-BY-4.0".to_vec()),
 		BoundedVec::truncate_from(vec![b'u'; T::MaxUriLen::get() as usize]),
 		1 << 30,
 		1 << 20,
@@ -47,7 +48,7 @@ fn submit<T: Config>(creator: &T::AccountId, n: u32, s: u32) -> DatasetId {
 /// Submits a dataset and opens its vote; returns the id and the last block of the vote.
 fn open_vote<T: Config>(creator: &T::AccountId, n: u32) -> (DatasetId, BlockNumberFor<T>) {
 	let id = submit::<T>(creator, n, T::MaxSampleHashes::get());
-	Dataset::<T>::do_report_audit(id, QualityReport::default(), true)
+	Dataset::<T>::do_report_audit(id, QualityReport::default())
 		.expect("the dataset is in its audit and the queue has room; qed");
 	let ends = frame_system::Pallet::<T>::block_number().saturating_add(T::VoteWindow::get());
 	(id, ends)
@@ -91,7 +92,8 @@ mod benchmarks {
 			RawOrigin::Signed(caller.clone()),
 			name,
 			1,
-			BoundedVec::truncate_from(vec![b'l'; T::MaxLicenceLen::get() as usize]),
+			// A known licence, so that the audit opens the vote.
+			BoundedVec::truncate_from(b"CC-BY-4.0".to_vec()),
 			BoundedVec::truncate_from(vec![b'u'; T::MaxUriLen::get() as usize]),
 			1 << 30,
 			1 << 20,
@@ -114,7 +116,7 @@ mod benchmarks {
 		let id = submit::<T>(&creator, 0, T::MaxSampleHashes::get());
 
 		#[extrinsic_call]
-		_(origin as T::RuntimeOrigin, id, QualityReport::default(), true);
+		_(origin as T::RuntimeOrigin, id, QualityReport::default());
 
 		assert!(matches!(
 			Datasets::<T>::get(id).map(|r| r.stage),

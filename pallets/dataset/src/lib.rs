@@ -15,9 +15,12 @@
 //! 1. [`Call::submit_dataset`] stores the record and moves it straight from `Pending` to
 //!    `AutoAudit` (events `DatasetSubmitted` then `StageChanged`).
 //! 2. The validators' off-chain pre-filter reports through [`Call::report_audit`]
-//!    (`Config::AuditOrigin`). The report is rejected automatically when PII > 1 %,
-//!    toxicity > 10 %, duplicates > 95 % or the licence is unknown; otherwise the dataset
-//!    enters `CommunityVote { ends: now + VoteWindow }`.
+//!    (`Config::AuditOrigin`) the figures its engine measured
+//!    (`blyan_primitives::audit::AuditFigures`). The dataset is rejected automatically when
+//!    PII > 1 %, toxicity > 10 %, duplicates > 95 %, its licence is not one of
+//!    [`KNOWN_LICENCES`] (the pallet checks the licence itself), or any of its samples is in
+//!    the spec's public validation set; otherwise it enters
+//!    `CommunityVote { ends: now + VoteWindow }`.
 //! 3. Registered voters (`Config::VoterSet`) cast one vote each with [`Call::vote`] up to and
 //!    including block `ends`.
 //! 4. At block `ends + 1` the `on_initialize` hook concludes the vote (at most
@@ -423,6 +426,11 @@ pub mod pallet {
 				"TrustedDailyQuota must be at least NewbieDailyQuota"
 			);
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::call]
@@ -476,11 +484,12 @@ pub mod pallet {
 
 		/// Report the off-chain audit of a dataset in `AutoAudit`. Origin: `AuditOrigin`.
 		///
-		/// - `report`: the pre-filter's findings, per mille.
-		/// - `licence_known`: whether the licence is a known SPDX id.
+		/// - `report`: the pre-filter's figures (per mille, and the count of samples shared
+		///   with the validation set).
 		///
-		/// Auto-rejects (PII > 10 ‰, toxicity > 100 ‰, duplicates > 950 ‰, unknown licence)
-		/// or opens the community vote until `now + VoteWindow`.
+		/// Auto-rejects (PII > 10 ‰, toxicity > 100 ‰, duplicates > 950 ‰, a licence not in
+		/// [`KNOWN_LICENCES`], any validation sample) or opens the community vote until
+		/// `now + VoteWindow`.
 		///
 		/// Errors: `ReportOutOfRange`, `UnknownDataset`, `NotInAudit`, `VoteQueueFull`.
 		/// Emits `AuditReported`, `StageChanged`, and on rejection `DatasetRejected` (and
@@ -491,10 +500,9 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			id: DatasetId,
 			report: QualityReport,
-			licence_known: bool,
 		) -> DispatchResult {
 			T::AuditOrigin::ensure_origin(origin)?;
-			Self::do_report_audit(id, report, licence_known)
+			Self::do_report_audit(id, report)
 		}
 
 		/// Vote on a dataset in its community vote. Origin: signed, a member of `VoterSet`.
@@ -593,17 +601,13 @@ pub mod pallet {
 		}
 
 		/// Logic of [`Call::report_audit`] (origin already checked).
-		pub fn do_report_audit(
-			id: DatasetId,
-			report: QualityReport,
-			licence_known: bool,
-		) -> DispatchResult {
+		pub fn do_report_audit(id: DatasetId, report: QualityReport) -> DispatchResult {
 			ensure!(report.is_in_range(), Error::<T>::ReportOutOfRange);
 			let mut record = Datasets::<T>::get(id).ok_or(Error::<T>::UnknownDataset)?;
 			ensure!(record.stage == Stage::AutoAudit, Error::<T>::NotInAudit);
 			record.quality = Some(report);
 
-			match report.audit(licence_known) {
+			match report.verdict(licence_known(&record.licence)) {
 				Ok(()) => {
 					let now = frame_system::Pallet::<T>::block_number();
 					let ends = now.saturating_add(T::VoteWindow::get());
@@ -759,6 +763,69 @@ pub mod pallet {
 		/// The SCALE-encoded record of dataset `id` (runtime API `DatasetApi::dataset`).
 		pub fn dataset_encoded(id: DatasetId) -> Option<Vec<u8>> {
 			Datasets::<T>::get(id).map(|record| record.encode())
+		}
+
+		/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
+		///
+		/// - every dataset id is below `NextDatasetId`, and `Pending` is never stored;
+		/// - `ByRoot` maps the content root of every dataset that is not rejected to it, and
+		///   holds nothing else;
+		/// - every dataset in `CommunityVote { ends }` is queued in `Closing[ends + 1]`, and
+		///   every queued id is such a dataset;
+		/// - the recorded votes of a dataset add up to its `ayes` and `nays`;
+		/// - a dataset that is not rejected has its text in the content store;
+		/// - a dataset past `AutoAudit` (but not rejected before its audit) has its report.
+		///
+		/// Cost: iterates every dataset, root, queue and vote (off-chain only).
+		#[cfg(any(feature = "std", feature = "try-runtime"))]
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			let next = NextDatasetId::<T>::get();
+			let mut live = 0usize;
+			for (id, record) in Datasets::<T>::iter() {
+				ensure!(id < next, "a dataset id is at or above NextDatasetId");
+				ensure!(record.stage != Stage::Pending, "a dataset is stored as Pending");
+				let rejected = matches!(record.stage, Stage::Rejected(_));
+				if !rejected {
+					live += 1;
+					ensure!(
+						ByRoot::<T>::get(record.content_root) == Some(id),
+						"ByRoot does not name a live dataset"
+					);
+					ensure!(
+						T::Content::has_payload(&record.payload_root),
+						"a live dataset's text is not in the content store"
+					);
+				}
+				if let Stage::CommunityVote { ends } = record.stage {
+					ensure!(
+						Closing::<T>::get(ends.saturating_add(One::one())).contains(&id),
+						"a dataset in its vote is not queued to close"
+					);
+					ensure!(record.quality.is_some(), "a dataset in its vote has no audit report");
+				}
+				let (ayes, nays) =
+					Votes::<T>::iter_prefix(id).fold((0u32, 0u32), |(a, n), (_, v)| {
+						if v {
+							(a.saturating_add(1), n)
+						} else {
+							(a, n.saturating_add(1))
+						}
+					});
+				ensure!(
+					(ayes, nays) == (record.ayes, record.nays),
+					"vote counts differ from the votes"
+				);
+			}
+			ensure!(ByRoot::<T>::iter().count() == live, "ByRoot holds a root of no live dataset");
+			for (at, queue) in Closing::<T>::iter() {
+				for id in queue {
+					let closes = Datasets::<T>::get(id).is_some_and(
+						|r| matches!(r.stage, Stage::CommunityVote { ends } if ends.saturating_add(One::one()) == at),
+					);
+					ensure!(closes, "Closing queues a dataset that does not close then");
+				}
+			}
+			Ok(())
 		}
 
 		/// Approved datasets with the tier as `u8` (runtime API `DatasetApi::approved`).

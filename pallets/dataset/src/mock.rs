@@ -7,10 +7,7 @@ use frame_support::{
 	traits::{Contains, EitherOfDiverse, SortedMembers},
 };
 use frame_system::{EnsureRoot, EnsureSignedBy};
-use sp_runtime::{
-	testing::{TestSignature, UintAuthorityId},
-	BuildStorage,
-};
+use sp_runtime::BuildStorage;
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -68,46 +65,7 @@ impl SortedMembers<u64> for TestAuditors {
 	}
 }
 
-/// Transactions of the test runtime: signed ones carry the signer's `u64` account and no
-/// signature.
-pub type Extrinsic = sp_runtime::testing::TestXt<RuntimeCall, ()>;
-
-impl frame_system::offchain::SigningTypes for Test {
-	type Public = UintAuthorityId;
-	type Signature = TestSignature;
-}
-
-impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	type RuntimeCall = RuntimeCall;
-	type Extrinsic = Extrinsic;
-}
-
-impl<C> frame_system::offchain::CreateSignedTransaction<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	fn create_signed_transaction<
-		A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
-	>(
-		call: RuntimeCall,
-		_public: UintAuthorityId,
-		account: u64,
-		_nonce: u32,
-	) -> Option<Extrinsic> {
-		Some(Extrinsic::new_signed(call, account, (), ()))
-	}
-}
-
-/// Test worker keys: `UintAuthorityId`s set with `UintAuthorityId::set_all_keys`.
-pub struct TestAuthId;
-impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for TestAuthId {
-	type RuntimeAppPublic = UintAuthorityId;
-	type GenericPublic = UintAuthorityId;
-	type GenericSignature = TestSignature;
-}
+blyan_test_support::impl_offchain_signing!(Test);
 
 pub struct TestVoters;
 impl Contains<u64> for TestVoters {
@@ -167,7 +125,7 @@ impl crate::BenchmarkHelper<u64> for TestContent {
 }
 
 impl pallet_dataset::Config for Test {
-	type AuthorityId = TestAuthId;
+	type AuthorityId = blyan_test_support::TestAuthId;
 	type Auditors = TestAuditors;
 	type VoterSet = TestVoters;
 	type Content = TestContent;
@@ -189,12 +147,14 @@ impl pallet_dataset::Config for Test {
 }
 
 /// Externalities with balances for accounts 1..=10, no genesis datasets, at block 1.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> blyan_test_support::CheckedExt {
 	new_test_ext_with(Vec::new())
 }
 
 /// Like [`new_test_ext`], with genesis datasets.
-pub fn new_test_ext_with(datasets: Vec<crate::GenesisDatasetOf<Test>>) -> sp_io::TestExternalities {
+pub fn new_test_ext_with(
+	datasets: Vec<crate::GenesisDatasetOf<Test>>,
+) -> blyan_test_support::CheckedExt {
 	Voters::reset();
 	PowBits::reset();
 	REFS.with(|r| r.borrow_mut().clear());
@@ -210,10 +170,11 @@ pub fn new_test_ext_with(datasets: Vec<crate::GenesisDatasetOf<Test>>) -> sp_io:
 		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	blyan_test_support::CheckedExt::new(ext, Dataset::do_try_state)
 }
 
-/// Runs the hooks of every block up to `n`.
+/// Runs the hooks of every block up to `n`, then checks the pallet's invariants.
 pub fn run_to_block(n: u64) {
 	System::run_to_block::<AllPalletsWithSystem>(n);
+	Dataset::do_try_state().expect("invariants hold");
 }

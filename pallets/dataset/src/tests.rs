@@ -22,21 +22,28 @@ fn name() -> BoundedVec<u8, MaxNameLen> {
 }
 
 fn clean_report() -> QualityReport {
-	QualityReport {
-		toxicity_permille: 0,
-		duplicate_permille: 0,
-		pii_permille: 0,
-		english_permille: 1000,
-	}
+	QualityReport { english_permille: 1000, ..Default::default() }
 }
 
 /// Submits a dataset with content root `root(n)` and the given sizes and nonce.
 fn submit_with(who: u64, n: u32, total_bytes: u64, samples: u64, nonce: u64) -> DispatchResult {
+	submit_licensed(who, n, total_bytes, samples, nonce, b"CC-BY-4.0")
+}
+
+/// Submits a dataset under `licence`, otherwise as [`submit_with`].
+fn submit_licensed(
+	who: u64,
+	n: u32,
+	total_bytes: u64,
+	samples: u64,
+	nonce: u64,
+	licence: &[u8],
+) -> DispatchResult {
 	Dataset::submit_dataset(
 		signed(who),
 		name(),
 		1,
-		b"CC-BY-4.0".to_vec().try_into().unwrap(),
+		licence.to_vec().try_into().unwrap(),
 		b"https://example.org/wiki".to_vec().try_into().unwrap(),
 		total_bytes,
 		samples,
@@ -63,7 +70,7 @@ fn submit(who: u64, n: u32) -> DispatchResult {
 fn open_vote(who: u64, n: u32) -> (DatasetId, u64) {
 	let id = NextDatasetId::<Test>::get();
 	assert_ok!(submit(who, n));
-	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report(), true));
+	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report()));
 	let ends = System::block_number() + VoteWindow::get();
 	assert_eq!(stage(id), Stage::CommunityVote { ends });
 	(id, ends)
@@ -88,10 +95,11 @@ fn stage(id: DatasetId) -> Stage<u64> {
 	Datasets::<Test>::get(id).unwrap().stage
 }
 
+/// Submits a dataset under an unknown licence and reports a clean audit: auto-rejected.
 fn auto_reject(who: u64, n: u32) {
 	let id = NextDatasetId::<Test>::get();
-	assert_ok!(submit(who, n));
-	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report(), false));
+	assert_ok!(submit_licensed(who, n, 4_096, 100, 0, b"proprietary"));
+	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -263,10 +271,10 @@ fn submit_dataset_fails_when_text_is_not_in_the_content_store() {
 #[test]
 fn a_rejected_dataset_releases_its_text() {
 	new_test_ext().execute_with(|| {
-		assert_ok!(submit(7, 1));
+		assert_ok!(submit_licensed(7, 1, 4_096, 100, 0, b"proprietary"));
 		assert_eq!(refs(&text_root(1)), 1);
 		// Unknown licence: auto-rejected by the audit.
-		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), 0, clean_report(), false));
+		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), 0, clean_report()));
 		assert!(matches!(Datasets::<Test>::get(0).unwrap().stage, Stage::Rejected(_)));
 		assert_eq!(refs(&text_root(1)), 0);
 	});
@@ -302,7 +310,7 @@ fn report_audit_works() {
 	new_test_ext().execute_with(|| {
 		assert_ok!(submit(7, 1));
 		let report = QualityReport { toxicity_permille: 5, ..clean_report() };
-		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), 0, report, true));
+		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), 0, report));
 		let record = Datasets::<Test>::get(0).unwrap();
 		assert_eq!(record.stage, Stage::CommunityVote { ends: 11 });
 		assert_eq!(record.quality, Some(report));
@@ -318,10 +326,7 @@ fn report_audit_works() {
 fn report_audit_fails_when_origin_is_not_audit_origin() {
 	new_test_ext().execute_with(|| {
 		assert_ok!(submit(7, 1));
-		assert_noop!(
-			Dataset::report_audit(signed(1), 0, clean_report(), true),
-			DispatchError::BadOrigin
-		);
+		assert_noop!(Dataset::report_audit(signed(1), 0, clean_report()), DispatchError::BadOrigin);
 	});
 }
 
@@ -329,7 +334,7 @@ fn report_audit_fails_when_origin_is_not_audit_origin() {
 fn report_audit_fails_when_unknown_dataset() {
 	new_test_ext().execute_with(|| {
 		assert_noop!(
-			Dataset::report_audit(RuntimeOrigin::root(), 0, clean_report(), true),
+			Dataset::report_audit(RuntimeOrigin::root(), 0, clean_report()),
 			Error::<Test>::UnknownDataset
 		);
 	});
@@ -340,7 +345,7 @@ fn report_audit_fails_when_not_in_audit() {
 	new_test_ext().execute_with(|| {
 		let (id, _) = open_vote(7, 1);
 		assert_noop!(
-			Dataset::report_audit(RuntimeOrigin::root(), id, clean_report(), true),
+			Dataset::report_audit(RuntimeOrigin::root(), id, clean_report()),
 			Error::<Test>::NotInAudit
 		);
 	});
@@ -352,7 +357,7 @@ fn report_audit_fails_when_report_out_of_range() {
 		assert_ok!(submit(7, 1));
 		let report = QualityReport { english_permille: 1001, ..clean_report() };
 		assert_noop!(
-			Dataset::report_audit(RuntimeOrigin::root(), 0, report, true),
+			Dataset::report_audit(RuntimeOrigin::root(), 0, report),
 			Error::<Test>::ReportOutOfRange
 		);
 	});
@@ -365,24 +370,25 @@ fn report_audit_fails_when_vote_queue_full() {
 			assert_ok!(submit(7, n));
 		}
 		for id in 0..MaxClosingPerBlock::get() {
-			assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report(), true));
+			assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, clean_report()));
 		}
 		let last = MaxClosingPerBlock::get();
 		assert_noop!(
-			Dataset::report_audit(RuntimeOrigin::root(), last, clean_report(), true),
+			Dataset::report_audit(RuntimeOrigin::root(), last, clean_report()),
 			Error::<Test>::VoteQueueFull
 		);
 		// The next block has room.
 		System::set_block_number(2);
-		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), last, clean_report(), true));
+		assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), last, clean_report()));
 	});
 }
 
-/// Reports `report` on a fresh dataset and returns its stage.
+/// Reports `report` on a fresh dataset (with a known licence, or not) and returns its stage.
 fn audit_stage(n: u32, report: QualityReport, licence_known: bool) -> Stage<u64> {
 	let id = NextDatasetId::<Test>::get();
-	assert_ok!(submit(7, n));
-	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, report, licence_known));
+	let licence: &[u8] = if licence_known { b"CC-BY-4.0" } else { b"proprietary" };
+	assert_ok!(submit_licensed(7, n, 4_096, 100, 0, licence));
+	assert_ok!(Dataset::report_audit(RuntimeOrigin::root(), id, report));
 	stage(id)
 }
 
@@ -417,6 +423,15 @@ fn auto_audit_respects_duplicate_limit() {
 		assert!(matches!(audit_stage(1, at, true), Stage::CommunityVote { .. }));
 		let above = QualityReport { duplicate_permille: 951, ..clean_report() };
 		assert_eq!(audit_stage(2, above, true), rejected(AuditFailure::DuplicatesAboveLimit));
+	});
+}
+
+#[test]
+fn auto_audit_rejects_a_dataset_sharing_samples_with_the_validation_set() {
+	new_test_ext().execute_with(|| {
+		let leak = QualityReport { validation_overlap: 1, ..clean_report() };
+		assert_eq!(audit_stage(1, leak, true), rejected(AuditFailure::SharesValidationSamples));
+		assert!(matches!(audit_stage(2, clean_report(), true), Stage::CommunityVote { .. }));
 	});
 }
 
@@ -743,7 +758,7 @@ fn integrity_test_passes_for_mock() {
 fn an_auditor_may_report_signed() {
 	new_test_ext().execute_with(|| {
 		assert_ok!(submit(7, 1));
-		assert_ok!(Dataset::report_audit(signed(AUDITOR), 0, clean_report(), true));
+		assert_ok!(Dataset::report_audit(signed(AUDITOR), 0, clean_report()));
 		assert!(matches!(stage(0), Stage::CommunityVote { .. }));
 	});
 }
@@ -757,21 +772,15 @@ fn known_licences_are_exact_spdx_ids() {
 	assert!(!licence_known(b""));
 }
 
-/// The auditors' off-chain worker against a fake engine (`EngineExt`), an in-memory off-chain
+/// The auditors' off-chain worker against the shared fake engine, an in-memory off-chain
 /// database and a test transaction pool.
 mod worker {
 	use super::*;
-	use crate::worker::{audit_key, AuditState, RESEND_AFTER};
-	use blyan_engine_interface::{
-		job_id, AuditFigures, EngineExt, EngineHost, Hash as EngineHash, Job, JobId, JobOutput,
-		JobStatus,
-	};
-	use sp_core::offchain::{
-		testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
-		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
-	};
-	use sp_runtime::{generic::Preamble, testing::UintAuthorityId};
-	use std::sync::{Arc, Mutex};
+	use crate::worker::{audit_key, AuditState};
+	use blyan_engine_interface::{AuditFigures, Job, JobOutput, JobStatus};
+	use blyan_test_support::{offchain, FakeEngine};
+	use blyan_worker::{Resend, RESEND_AFTER};
+	use std::sync::Arc;
 
 	/// Figures of a dataset with 2 % PII: above the 1 % auto-reject limit.
 	const PII_HEAVY: AuditFigures = AuditFigures {
@@ -780,65 +789,29 @@ mod worker {
 		pii_permille: 20,
 		english_permille: 990,
 		out_of_range_permille: 0,
+		validation_overlap: 0,
 	};
 	/// Figures of a clean dataset.
 	const CLEAN: AuditFigures = AuditFigures { pii_permille: 0, ..PII_HEAVY };
 
-	/// Records submitted jobs; finishes them with `figures` once `done`.
-	struct FakeEngine {
-		jobs: Mutex<Vec<Job>>,
-		done: Mutex<Option<AuditFigures>>,
+	/// Makes the engine finish every audit with `figures`.
+	fn finish(engine: &FakeEngine, figures: AuditFigures) {
+		engine.answer(move |job| match job {
+			Job::AuditDataset { .. } => JobStatus::Done(JobOutput::Audit(figures)),
+			_ => JobStatus::Failed(b"not an audit".to_vec()),
+		});
 	}
-
-	impl EngineHost for FakeEngine {
-		fn submit(&self, job: Job) -> JobId {
-			let id = job_id(&job);
-			let mut jobs = self.jobs.lock().unwrap();
-			if !jobs.contains(&job) {
-				jobs.push(job);
-			}
-			id
-		}
-		fn status(&self, id: &JobId) -> JobStatus {
-			if !self.jobs.lock().unwrap().iter().any(|j| job_id(j) == *id) {
-				return JobStatus::Unknown;
-			}
-			match *self.done.lock().unwrap() {
-				Some(figures) => JobStatus::Done(JobOutput::Audit(figures)),
-				None => JobStatus::Running { done: 0, total: 1 },
-			}
-		}
-		fn output_tile(&self, _root: &EngineHash, _index: u32) -> Option<Vec<u8>> {
-			None
-		}
-	}
-
-	type Pool = Arc<parking_lot::RwLock<PoolState>>;
 
 	/// Test externalities with off-chain extensions, the fake engine and local keys `keys`.
-	fn harness(keys: &[u64]) -> (sp_io::TestExternalities, Pool, Arc<FakeEngine>) {
+	fn harness(keys: &[u64]) -> (blyan_test_support::CheckedExt, offchain::Pool, Arc<FakeEngine>) {
 		let mut ext = new_test_ext();
-		let (offchain, _) = TestOffchainExt::new();
-		ext.register_extension(OffchainDbExt::new(offchain.clone()));
-		ext.register_extension(OffchainWorkerExt::new(offchain));
-		let (pool, pool_state) = TestTransactionPoolExt::new();
-		ext.register_extension(TransactionPoolExt::new(pool));
-		let engine = Arc::new(FakeEngine { jobs: Mutex::new(vec![]), done: Mutex::new(None) });
-		ext.register_extension(EngineExt::new(engine.clone()));
-		UintAuthorityId::set_all_keys(keys.iter().copied());
-		(ext, pool_state, engine)
+		let engine = FakeEngine::new();
+		let pool = offchain::register(&mut ext, keys, Some(engine.clone()));
+		(ext, pool, engine)
 	}
 
-	/// Takes the pool's transactions as `(signer, call)`.
-	fn take_calls(pool: &Pool) -> Vec<(u64, RuntimeCall)> {
-		core::mem::take(&mut pool.write().transactions)
-			.into_iter()
-			.map(|raw| {
-				let tx = Extrinsic::decode(&mut &raw[..]).expect("a test extrinsic");
-				let Preamble::Signed(signer, (), ()) = tx.preamble else { panic!("not signed") };
-				(signer, tx.function)
-			})
-			.collect()
+	fn take_calls(pool: &offchain::Pool) -> Vec<(u64, RuntimeCall)> {
+		offchain::take(pool)
 	}
 
 	/// Applies a worker's transaction as the chain would.
@@ -857,28 +830,22 @@ mod worker {
 		ext.execute_with(|| {
 			assert_ok!(submit(7, 1));
 			run_worker();
-			assert_eq!(*engine.jobs.lock().unwrap(), vec![Job::AuditDataset { at: 1, dataset: 0 }]);
+			assert_eq!(engine.jobs(), vec![Job::AuditDataset { at: 1, dataset: 0 }]);
 			assert!(take_calls(&pool).is_empty(), "nothing to report while the audit runs");
-			let key = audit_key(0);
-			let stored = sp_runtime::offchain::storage::StorageValueRef::persistent(&key);
-			assert_eq!(stored.get::<AuditState>(), Ok(Some(AuditState { at: 1, sent_at: None })));
+			assert_eq!(
+				blyan_worker::load::<AuditState>(&audit_key(0)),
+				Some(AuditState { at: 1, sent: Resend::default() })
+			);
 
 			// Later runs ask about the same job (pinned to block 1).
 			run_to_block(3);
-			*engine.done.lock().unwrap() = Some(CLEAN);
+			finish(&engine, CLEAN);
 			run_worker();
 			let calls = take_calls(&pool);
-			assert_eq!(engine.jobs.lock().unwrap().len(), 1);
+			assert_eq!(engine.jobs().len(), 1);
 			assert_eq!(
 				calls,
-				vec![(
-					AUDITOR,
-					RuntimeCall::Dataset(Call::report_audit {
-						id: 0,
-						report: crate::worker::quality_report(&CLEAN),
-						licence_known: true,
-					})
-				)]
+				vec![(AUDITOR, RuntimeCall::Dataset(Call::report_audit { id: 0, report: CLEAN }))]
 			);
 			let (signer, call) = calls.into_iter().next().unwrap();
 			apply(signer, call);
@@ -894,7 +861,7 @@ mod worker {
 		let (mut ext, pool, engine) = harness(&[AUDITOR]);
 		ext.execute_with(|| {
 			assert_ok!(submit(7, 1));
-			*engine.done.lock().unwrap() = Some(PII_HEAVY);
+			finish(&engine, PII_HEAVY);
 			run_worker(); // queues the audit
 			run_worker(); // reports it
 			let (signer, call) = take_calls(&pool).pop().expect("a report");
@@ -907,30 +874,15 @@ mod worker {
 	}
 
 	#[test]
-	fn an_unknown_licence_is_reported_as_such() {
+	fn an_unknown_licence_is_judged_by_the_pallet_not_the_auditor() {
 		let (mut ext, pool, engine) = harness(&[AUDITOR]);
 		ext.execute_with(|| {
-			assert_ok!(Dataset::submit_dataset(
-				signed(7),
-				name(),
-				1,
-				b"proprietary".to_vec().try_into().unwrap(),
-				b"https://example.org".to_vec().try_into().unwrap(),
-				4_096,
-				100,
-				root(1),
-				text_root(1),
-				vec![].try_into().unwrap(),
-				0,
-			));
-			*engine.done.lock().unwrap() = Some(CLEAN);
+			assert_ok!(submit_licensed(7, 1, 4_096, 100, 0, b"proprietary"));
+			finish(&engine, CLEAN);
 			run_worker(); // queues the audit
 			run_worker(); // reports it
 			let (signer, call) = take_calls(&pool).pop().expect("a report");
-			assert!(matches!(
-				call,
-				RuntimeCall::Dataset(Call::report_audit { licence_known: false, .. })
-			));
+			assert_eq!(call, RuntimeCall::Dataset(Call::report_audit { id: 0, report: CLEAN }));
 			apply(signer, call);
 			assert_eq!(
 				stage(0),
@@ -944,7 +896,7 @@ mod worker {
 		let (mut ext, pool, engine) = harness(&[AUDITOR]);
 		ext.execute_with(|| {
 			assert_ok!(submit(7, 1));
-			*engine.done.lock().unwrap() = Some(CLEAN);
+			finish(&engine, CLEAN);
 			run_worker(); // queues the audit
 			run_worker(); // reports it
 			assert_eq!(take_calls(&pool).len(), 1);
@@ -958,9 +910,9 @@ mod worker {
 		let (mut ext, pool, engine) = harness(&[1, 2]);
 		ext.execute_with(|| {
 			assert_ok!(submit(7, 1));
-			*engine.done.lock().unwrap() = Some(CLEAN);
+			finish(&engine, CLEAN);
 			run_worker();
-			assert!(engine.jobs.lock().unwrap().is_empty() && take_calls(&pool).is_empty());
+			assert!(engine.jobs().is_empty() && take_calls(&pool).is_empty());
 		});
 	}
 }

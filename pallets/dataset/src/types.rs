@@ -8,17 +8,15 @@ use scale_info::TypeInfo;
 use crate::Config;
 use blyan_primitives::Hash;
 
-/// Largest accepted share of samples with PII hits, in per mille: 10 ‰ = 1 % (SPEC "Chain D",
-/// seed §13.3). A report *above* this value is auto-rejected; exactly 10 ‰ passes.
-pub const MAX_PII_PERMILLE: u16 = 10;
-/// Largest accepted share of toxic samples, in per mille: 100 ‰ = 10 % (SPEC "Chain D",
-/// seed §13.3). A report *above* this value is auto-rejected; exactly 100 ‰ passes.
-pub const MAX_TOXICITY_PERMILLE: u16 = 100;
-/// Largest accepted share of duplicate samples, in per mille: 950 ‰ = 95 % (SPEC "Chain D",
-/// seed §13.3). A report *above* this value is auto-rejected; exactly 950 ‰ passes.
-pub const MAX_DUPLICATE_PERMILLE: u16 = 950;
-/// Largest value of any per-mille field of a [`QualityReport`] (1000 ‰ = 100 %).
-pub const PERMILLE_MAX: u16 = 1000;
+pub use blyan_primitives::audit::{
+	AuditFailure, AuditFigures, MAX_DUPLICATE_PERMILLE, MAX_PII_PERMILLE, MAX_TOXICITY_PERMILLE,
+	PERMILLE_MAX,
+};
+
+/// The off-chain pre-filter's findings as `report_audit` takes them and a record keeps them:
+/// the shared [`AuditFigures`] (seed §13.3; per mille of the samples, plus the count of
+/// samples shared with the validation set).
+pub type QualityReport = AuditFigures;
 
 pub use blyan_primitives::trust::{
 	Trust, TrustLevel, DEMOTE_AFTER_REJECTIONS, PROMOTE_AFTER_APPROVALS,
@@ -91,35 +89,6 @@ impl Tier {
 	}
 }
 
-/// Which rule of the automatic pre-filter (seed §13.3) rejected a dataset.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-pub enum AuditFailure {
-	/// More than [`MAX_PII_PERMILLE`] ‰ of the samples contain PII (e-mail, phone, SSN).
-	PiiAboveLimit,
-	/// More than [`MAX_TOXICITY_PERMILLE`] ‰ of the samples are toxic.
-	ToxicityAboveLimit,
-	/// More than [`MAX_DUPLICATE_PERMILLE`] ‰ of the samples are duplicates.
-	DuplicatesAboveLimit,
-	/// The auditors could not match the licence to a known SPDX id.
-	UnknownLicence,
-	/// The samples fail the schema check (sample length 20–2048 characters).
-	///
-	/// Reserved: [`QualityReport`] has no schema field yet, so `report_audit` never produces
-	/// this variant in this version.
-	Schema,
-}
-
 /// Why a dataset ended `Rejected`.
 #[derive(
 	Clone,
@@ -173,59 +142,6 @@ pub enum Stage<BlockNumber> {
 	Approved(Tier),
 	/// Refused for this reason.
 	Rejected(RejectReason),
-}
-
-/// The off-chain pre-filter's findings (seed §13.3). All fields are per mille of the samples
-/// (0..=1000).
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Default,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-pub struct QualityReport {
-	/// Samples hitting the toxicity keyword list, ‰.
-	pub toxicity_permille: u16,
-	/// Samples whose hash repeats another sample's, ‰.
-	pub duplicate_permille: u16,
-	/// Samples with a PII regex hit (e-mail, phone, SSN), ‰.
-	pub pii_permille: u16,
-	/// Samples detected as English (the language ratio), ‰. Informational only.
-	pub english_permille: u16,
-}
-
-impl QualityReport {
-	/// Whether every field is a valid per-mille value (at most [`PERMILLE_MAX`]).
-	pub fn is_in_range(&self) -> bool {
-		[self.toxicity_permille, self.duplicate_permille, self.pii_permille, self.english_permille]
-			.iter()
-			.all(|v| *v <= PERMILLE_MAX)
-	}
-
-	/// Applies the auto-reject rules of SPEC "Chain D" (PII > 1 %, toxicity > 10 %,
-	/// duplicates > 95 %, licence unknown). Returns the first failing rule in that order.
-	pub fn audit(&self, licence_known: bool) -> Result<(), AuditFailure> {
-		if self.pii_permille > MAX_PII_PERMILLE {
-			return Err(AuditFailure::PiiAboveLimit);
-		}
-		if self.toxicity_permille > MAX_TOXICITY_PERMILLE {
-			return Err(AuditFailure::ToxicityAboveLimit);
-		}
-		if self.duplicate_permille > MAX_DUPLICATE_PERMILLE {
-			return Err(AuditFailure::DuplicatesAboveLimit);
-		}
-		if !licence_known {
-			return Err(AuditFailure::UnknownLicence);
-		}
-		Ok(())
-	}
 }
 
 /// One dataset (SPEC "Chain D" record).

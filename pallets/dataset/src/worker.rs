@@ -6,41 +6,32 @@
 //!
 //! 1. queues the L0 pre-filter (SPEC "Chain D") on the node's engine through the
 //!    `blyan_engine` host functions: [`Job::AuditDataset`] reads the record and its published
-//!    text at the block the worker runs on, and measures toxicity, duplicates, PII and the
-//!    English share;
-//! 2. polls it in later runs (the job runs on the node's engine threads, never in this worker);
+//!    text at the block the worker first saw it, and measures toxicity, duplicates, PII, the
+//!    English share and the samples shared with the spec's validation set;
+//! 2. polls it in later runs (`blyan_worker::poll`; the job runs on the node's engine threads,
+//!    never in this worker);
 //! 3. once done, sends one signed [`Call::report_audit`] from its first auditor key with the
-//!    figures as a [`QualityReport`] and whether the licence is in [`KNOWN_LICENCES`]. The
-//!    pallet then applies the auto-reject rules or opens the community vote.
+//!    figures. The pallet checks the licence itself and applies the auto-reject rules or opens
+//!    the community vote.
 //!
 //! Off-chain storage keeps, per dataset, the block at which the job was queued (so every run
-//! asks the engine about the same job) and when the report was sent (`blyan/dataset/audit/<id>`,
-//! [`AuditState`]); a report that did not reach the chain is sent again [`RESEND_AFTER`] blocks
-//! later. A [`StorageLock`] (`blyan/dataset/lock`) keeps overlapping runs apart.
+//! asks the engine about the same job) and when the report was sent
+//! (`blyan/dataset/audit/<id>`, [`AuditState`]); a report that did not reach the chain is sent
+//! again `blyan_worker::RESEND_AFTER` blocks later. One run at a time
+//! (`blyan_worker::with_lock`, `blyan/dataset/lock`).
 //!
 //! Every auditor's worker reports; the first report included decides and the others fail with
 //! `NotInAudit` (their fees are the price of not depending on one auditor being online).
 
-use crate::{
-	licence_known, Call, Config, Datasets, NextDatasetId, QualityReport, Stage, KNOWN_LICENCES,
-};
+use crate::{Call, Config, Datasets, NextDatasetId, Stage};
 use alloc::vec::Vec;
-use blyan_engine_interface::{job_status, AuditFigures, Job, JobOutput, JobStatus};
+use blyan_engine_interface::{Job, JobOutput};
 use blyan_primitives::DatasetId;
+use blyan_worker::{Poll, Resend};
 use codec::{Decode, Encode};
 use frame_support::traits::Contains;
-use frame_system::{
-	offchain::{Account, SendSignedTransaction, Signer},
-	pallet_prelude::BlockNumberFor,
-};
-use sp_runtime::{
-	offchain::{
-		storage::StorageValueRef,
-		storage_lock::{StorageLock, Time},
-		Duration,
-	},
-	traits::UniqueSaturatedInto,
-};
+use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
+use sp_runtime::traits::UniqueSaturatedInto;
 
 /// Log target of the worker.
 pub const LOG_TARGET: &str = "runtime::dataset::worker";
@@ -48,120 +39,84 @@ pub const LOG_TARGET: &str = "runtime::dataset::worker";
 /// Datasets looked at per run, newest first.
 pub const SCAN_DATASETS: DatasetId = 256;
 
-/// Blocks after sending a report before sending it again if the dataset is still in
-/// `AutoAudit`.
-pub const RESEND_AFTER: u32 = 5;
-
-/// Longest time a run holds the worker lock, milliseconds.
-pub const LOCK_MILLIS: u64 = 20_000;
-
 /// Key of the worker lock in off-chain storage.
 pub const LOCK_KEY: &[u8] = b"blyan/dataset/lock";
+
+/// Prefix of the per-dataset state keys.
+pub const AUDIT_PREFIX: &[u8] = b"blyan/dataset/audit/";
 
 /// What the worker knows of a dataset's audit, in off-chain storage (SCALE).
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub struct AuditState {
 	/// Block whose state the audit job reads.
 	pub at: u32,
-	/// Block at which the report was last sent, if ever.
-	pub sent_at: Option<u32>,
+	/// When the report was last sent.
+	pub sent: Resend,
 }
 
 /// Off-chain storage key of a dataset's [`AuditState`].
 pub fn audit_key(id: DatasetId) -> Vec<u8> {
-	let mut key = b"blyan/dataset/audit/".to_vec();
-	key.extend_from_slice(&id.to_le_bytes());
-	key
-}
-
-/// The quality report of the engine's audit figures (`out_of_range_permille` is not part of
-/// the on-chain report).
-pub fn quality_report(f: &AuditFigures) -> QualityReport {
-	QualityReport {
-		toxicity_permille: f.toxicity_permille,
-		duplicate_permille: f.duplicate_permille,
-		pii_permille: f.pii_permille,
-		english_permille: f.english_permille,
-	}
+	blyan_worker::key_of(AUDIT_PREFIX, u64::from(id))
 }
 
 /// One run of the auditors' worker at block `now`.
 pub fn run<T: Config>(now: BlockNumberFor<T>) {
-	let Some(auditor) =
-		Signer::<T, T::AuthorityId>::keystore_accounts().find(|a| T::Auditors::contains(&a.id))
+	let Some(auditor) = blyan_worker::keys::<T, T::AuthorityId>()
+		.into_iter()
+		.find(|a| T::Auditors::contains(&a.id))
 	else {
 		return;
 	};
-	let mut lock = StorageLock::<Time>::with_deadline(LOCK_KEY, Duration::from_millis(LOCK_MILLIS));
-	let Ok(_guard) = lock.try_lock() else {
-		log::debug!(target: LOG_TARGET, "another run holds the worker lock");
-		return;
-	};
-	let now: u32 = now.unique_saturated_into();
-	let next = NextDatasetId::<T>::get();
-	for id in (next.saturating_sub(SCAN_DATASETS)..next).rev() {
-		let Some(record) = Datasets::<T>::get(id) else { continue };
-		if record.stage == Stage::AutoAudit {
-			audit::<T>(id, &record.licence, &auditor, now);
+	let ran = blyan_worker::with_lock(LOCK_KEY, || {
+		let now: u32 = now.unique_saturated_into();
+		let next = NextDatasetId::<T>::get();
+		for id in (next.saturating_sub(SCAN_DATASETS)..next).rev() {
+			if Datasets::<T>::get(id).is_some_and(|r| r.stage == Stage::AutoAudit) {
+				audit::<T>(id, &auditor, now);
+			}
 		}
+	});
+	if ran.is_none() {
+		log::debug!(target: LOG_TARGET, "another run holds the worker lock");
 	}
 }
 
 /// Advances the audit of one dataset in `AutoAudit`.
-fn audit<T: Config>(id: DatasetId, licence: &[u8], auditor: &Account<T>, now: u32) {
+fn audit<T: Config>(id: DatasetId, auditor: &Account<T>, now: u32) {
 	let key = audit_key(id);
-	let store = StorageValueRef::persistent(&key);
-	let mut state = match store.get::<AuditState>() {
-		Ok(Some(state)) => state,
-		_ => AuditState { at: now, sent_at: None },
-	};
-	if state.sent_at.is_some_and(|sent| now < sent.saturating_add(RESEND_AFTER)) {
+	let stored: Option<AuditState> = blyan_worker::load(&key);
+	let mut state = stored.clone().unwrap_or(AuditState { at: now, sent: Resend::default() });
+	if !state.sent.due(now) {
 		return;
 	}
-	let figures = match job_status(Job::AuditDataset { at: state.at, dataset: id }) {
-		JobStatus::Done(JobOutput::Audit(figures)) => figures,
-		JobStatus::Done(_) => {
+	let report = match blyan_worker::poll(Job::AuditDataset { at: state.at, dataset: id }) {
+		Poll::Ready(JobOutput::Audit(figures)) => figures,
+		Poll::Ready(_) => {
 			log::error!(target: LOG_TARGET, "dataset {id}: engine returned an output of the wrong kind");
 			return;
 		},
-		JobStatus::Unavailable => {
+		Poll::NoEngine => {
 			log::warn!(target: LOG_TARGET, "dataset {id}: no engine on this node, cannot audit");
 			return;
 		},
-		JobStatus::Failed(why) => {
-			log::warn!(
-				target: LOG_TARGET,
-				"dataset {id}: audit failed, not reporting: {}",
-				core::str::from_utf8(&why).unwrap_or("(not UTF-8)")
-			);
+		Poll::Failed(why) => {
+			log::warn!(target: LOG_TARGET, "dataset {id}: audit failed, not reporting: {why}");
 			return;
 		},
-		_ => {
-			if store.get::<AuditState>() != Ok(Some(state.clone())) {
+		Poll::Pending => {
+			if stored.is_none() {
 				log::info!(target: LOG_TARGET, "dataset {id}: L0 audit queued");
-				store.set(&state);
+				blyan_worker::store(&key, &state);
 			}
 			return;
 		},
 	};
-	let report = quality_report(&figures);
-	let known = licence_known(licence);
-	if !known {
-		log::info!(
-			target: LOG_TARGET,
-			"dataset {id}: licence is not one of the {} known SPDX ids",
-			KNOWN_LICENCES.len()
-		);
-	}
-	let sent = Signer::<T, T::AuthorityId>::any_account()
-		.with_filter(alloc::vec![auditor.public.clone()])
-		.send_signed_transaction(|_| Call::report_audit { id, report, licence_known: known });
-	match sent {
-		Some((_, Ok(()))) => {
-			log::info!(target: LOG_TARGET, "dataset {id}: audit report sent: {report:?}, licence known: {known}")
-		},
-		_ => log::warn!(target: LOG_TARGET, "dataset {id}: the pool refused the audit report"),
-	}
-	state.sent_at = Some(now);
-	store.set(&state);
+	blyan_worker::send::<T, T::AuthorityId, _>(
+		LOG_TARGET,
+		auditor,
+		&alloc::format!("dataset {id}: audit report {report:?}"),
+		Call::<T>::report_audit { id, report },
+	);
+	state.sent.mark(now);
+	blyan_worker::store(&key, &state);
 }

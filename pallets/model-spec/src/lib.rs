@@ -220,6 +220,11 @@ pub mod pallet {
 			assert!(T::MaxLayers::get() > 0, "MaxLayers must be larger than zero");
 			assert!(T::MaxExperts::get() > 0, "MaxExperts must be larger than zero");
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	#[pallet::call]
@@ -286,6 +291,35 @@ pub mod pallet {
 }
 
 impl<T: Config> Pallet<T> {
+	/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
+	/// every spec id is below `NextSpecId`; `LatestSpec` names an existing spec (and is set
+	/// when one exists); every migration leads between existing specs, to its own key.
+	///
+	/// Cost: iterates every spec and migration (off-chain only).
+	#[cfg(any(feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		let next = NextSpecId::<T>::get();
+		let mut any = false;
+		for (id, _) in Specs::<T>::iter() {
+			any = true;
+			frame_support::ensure!(id < next, "a spec id is at or above NextSpecId");
+		}
+		match LatestSpec::<T>::get() {
+			Some(id) => {
+				frame_support::ensure!(Specs::<T>::contains_key(id), "LatestSpec is missing")
+			},
+			None => frame_support::ensure!(!any, "specs exist but LatestSpec is unset"),
+		}
+		for (to, m) in Migrations::<T>::iter() {
+			frame_support::ensure!(m.to == to, "a migration is stored under another spec");
+			frame_support::ensure!(
+				Specs::<T>::contains_key(m.from) && Specs::<T>::contains_key(m.to),
+				"a migration between unknown specs"
+			);
+		}
+		Ok(())
+	}
+
 	/// Checks and stores a new spec; returns its id. Used by [`Pallet::register_spec`] and the
 	/// genesis build. Writes nothing on error.
 	pub fn do_register_spec(

@@ -40,12 +40,12 @@ impl pallet_model_spec::Config for Test {
 }
 
 /// Externalities with funded accounts 1..=3 and no spec.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> blyan_test_support::CheckedExt {
 	ext_with(None)
 }
 
 /// Externalities with funded accounts and the given genesis spec.
-pub fn ext_with(initial_spec: Option<crate::GenesisSpec>) -> sp_io::TestExternalities {
+pub fn ext_with(initial_spec: Option<crate::GenesisSpec>) -> blyan_test_support::CheckedExt {
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
 		balances: vec![(1, 100), (2, 100), (3, 100)],
@@ -58,7 +58,7 @@ pub fn ext_with(initial_spec: Option<crate::GenesisSpec>) -> sp_io::TestExternal
 		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	blyan_test_support::CheckedExt::new(ext, SpecPallet::do_try_state)
 }
 
 /// Advances to block `n`, running the hooks.

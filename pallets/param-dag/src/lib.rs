@@ -137,9 +137,16 @@ pub mod pallet {
 		/// The content store holding the payloads.
 		type Content: ContentStore;
 
-		/// Origin allowed to accept or reject proposed blocks (root for now; the
-		/// Proof-of-Learning gate later).
+		/// Origin allowed to accept or reject proposed blocks by hand (root: governance, for
+		/// example the blocks of a migration). Blocks in [`Config::Claimed`] are not its to
+		/// decide.
 		type AcceptOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Blocks whose fate another pallet decides (the candidates of Proof-of-Learning
+		/// claims): [`Call::accept_block`] and [`Call::reject_block`] refuse them with
+		/// [`Error::UnderClaim`], so that no origin can accept a candidate without its
+		/// validators' quorum, or reject one under evaluation.
+		type Claimed: frame_support::traits::Contains<Hash>;
 
 		/// Largest number of dependencies of one block. Runtime value: 16.
 		#[pallet::constant]
@@ -252,6 +259,9 @@ pub mod pallet {
 		/// The block is not `Proposed` (only `Proposed → Accepted` and `Proposed → Rejected`
 		/// are allowed).
 		InvalidTransition,
+		/// The block is the candidate of a Proof-of-Learning claim ([`Config::Claimed`]):
+		/// only the claim's decision moves it.
+		UnderClaim,
 		/// A dependency of the block has not been accepted (it is `Proposed` or `Rejected`).
 		DependencyNotAccepted,
 	}
@@ -276,8 +286,11 @@ pub mod pallet {
 					"genesis param block: name longer than MaxNameLen; fix paramDag.blocks; qed",
 				);
 				assert!(
-					ParamName::parse(&expert_name)
-						.is_some_and(|p| p.agrees_with(*block_type, *layer_id)),
+					ParamName::parse(&expert_name).is_some_and(|p| name_agrees(
+						&p,
+						*block_type,
+						*layer_id
+					)),
 					"genesis param block: name must be backbone/layer{{l}}.router/\
 					 layer{{l}}.expert{{e}} agreeing with its block type and layer",
 				);
@@ -331,6 +344,11 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(T::MaxNameLen::get() >= 8, "MaxNameLen must fit `backbone` (8 bytes)");
 			assert!(T::PowDifficulty::get() <= 256, "PowDifficulty is at most 256 bits");
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
 		}
 	}
 
@@ -388,13 +406,17 @@ pub mod pallet {
 		/// Origin: [`Config::AcceptOrigin`].
 		/// - `id`: a `Proposed` block whose dependencies are all accepted (or superseded).
 		///
-		/// Errors: [`Error::UnknownBlock`], [`Error::InvalidTransition`],
+		/// Errors: [`Error::UnderClaim`], [`Error::UnknownBlock`], [`Error::InvalidTransition`],
 		/// [`Error::DependencyNotAccepted`]. Emits [`Event::BlockSuperseded`] (when a block
 		/// is replaced) and [`Event::BlockAccepted`].
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::accept_block(T::MaxDependencies::get()))]
 		pub fn accept_block(origin: OriginFor<T>, id: Hash) -> DispatchResultWithPostInfo {
 			T::AcceptOrigin::ensure_origin(origin)?;
+			ensure!(
+				!<T::Claimed as frame_support::traits::Contains<Hash>>::contains(&id),
+				Error::<T>::UnderClaim
+			);
 			let deps = Self::do_accept_block(id)?;
 			Ok(Some(T::WeightInfo::accept_block(deps)).into())
 		}
@@ -404,18 +426,78 @@ pub mod pallet {
 		/// Origin: [`Config::AcceptOrigin`].
 		/// - `id`: a `Proposed` block.
 		///
-		/// Errors: [`Error::UnknownBlock`], [`Error::InvalidTransition`]. Emits
-		/// [`Event::BlockRejected`].
+		/// Errors: [`Error::UnderClaim`], [`Error::UnknownBlock`], [`Error::InvalidTransition`].
+		/// Emits [`Event::BlockRejected`].
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::reject_block())]
 		pub fn reject_block(origin: OriginFor<T>, id: Hash) -> DispatchResult {
 			T::AcceptOrigin::ensure_origin(origin)?;
+			ensure!(
+				!<T::Claimed as frame_support::traits::Contains<Hash>>::contains(&id),
+				Error::<T>::UnderClaim
+			);
 			Self::do_reject_block(id)
 		}
 	}
 }
 
 impl<T: Config> Pallet<T> {
+	/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
+	///
+	/// - `ParamIndex` names, for each unit, an `Accepted` block of that name, and every
+	///   `Accepted` block is its unit's `ParamIndex` entry;
+	/// - every dependency of a block exists and was proposed before it (`seq` smaller), so
+	///   the DAG has no cycle; every `seq` is below `NextSeq`;
+	/// - `AcceptedOrder` holds exactly the positions `0..AcceptedCount`, each a block that
+	///   was accepted, dependencies first, each block once.
+	///
+	/// Cost: iterates every block (off-chain only).
+	#[cfg(any(feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		let next_seq = NextSeq::<T>::get();
+		let mut accepted = 0usize;
+		for (id, block) in Blocks::<T>::iter() {
+			ensure!(block.seq < next_seq, "a block's seq is at or above NextSeq");
+			for dep in block.depends_on.iter() {
+				let Some(d) = Blocks::<T>::get(dep) else {
+					return Err("a dependency does not exist".into());
+				};
+				ensure!(d.seq < block.seq, "a dependency was proposed after its dependant");
+			}
+			if block.status == BlockStatus::Accepted {
+				accepted += 1;
+				ensure!(
+					ParamIndex::<T>::get(&block.expert_name) == Some(id),
+					"an accepted block is not its unit's ParamIndex entry"
+				);
+			}
+		}
+		let mut indexed = 0usize;
+		for (name, id) in ParamIndex::<T>::iter() {
+			indexed += 1;
+			let block = Blocks::<T>::get(id).ok_or("ParamIndex names a missing block")?;
+			ensure!(block.status == BlockStatus::Accepted, "ParamIndex names a block not accepted");
+			ensure!(block.expert_name == name, "ParamIndex names a block of another unit");
+		}
+		ensure!(indexed == accepted, "accepted blocks and ParamIndex entries differ");
+		let count = AcceptedCount::<T>::get();
+		ensure!(
+			AcceptedOrder::<T>::iter().count() as u64 == count,
+			"AcceptedOrder has entries beyond AcceptedCount"
+		);
+		let mut seen = alloc::collections::BTreeSet::new();
+		for pos in 0..count {
+			let id = AcceptedOrder::<T>::get(pos).ok_or("a gap in AcceptedOrder")?;
+			let block = Blocks::<T>::get(id).ok_or("AcceptedOrder names a missing block")?;
+			ensure!(block.status.was_accepted(), "AcceptedOrder names a block never accepted");
+			for dep in block.depends_on.iter() {
+				ensure!(seen.contains(dep), "AcceptedOrder lists a block before a dependency");
+			}
+			ensure!(seen.insert(id), "AcceptedOrder lists a block twice");
+		}
+		Ok(())
+	}
+
 	/// SCALE encoding of a block header without its nonce: the bytes a miner grinds with
 	/// `blyan_primitives::solve_pow(&header, T::PowDifficulty::get())`.
 	#[allow(clippy::too_many_arguments)]
@@ -480,7 +562,7 @@ impl<T: Config> Pallet<T> {
 	) -> Result<Hash, DispatchError> {
 		ensure!(T::Specs::spec_exists(spec), Error::<T>::UnknownSpec);
 		ensure!(
-			ParamName::parse(&expert_name).is_some_and(|p| p.agrees_with(block_type, layer_id)),
+			ParamName::parse(&expert_name).is_some_and(|p| name_agrees(&p, block_type, layer_id)),
 			Error::<T>::InvalidExpertName
 		);
 		// O(d log d) with d ≤ MaxDependencies.

@@ -101,10 +101,24 @@ impl crate::BenchmarkHelper for FakeContent {
 	}
 }
 
+parameter_types! {
+	/// Blocks under a Proof-of-Learning claim.
+	pub static Claims: Vec<Hash> = vec![];
+}
+
+/// `Config::Claimed` backed by [`Claims`].
+pub struct ClaimedBlocks;
+impl frame_support::traits::Contains<Hash> for ClaimedBlocks {
+	fn contains(id: &Hash) -> bool {
+		Claims::get().contains(id)
+	}
+}
+
 impl pallet_param_dag::Config for Test {
 	type Specs = FakeSpecs;
 	type Content = FakeContent;
 	type AcceptOrigin = EnsureRoot<u64>;
+	type Claimed = ClaimedBlocks;
 	type MaxDependencies = MaxDependencies;
 	type MaxNameLen = MaxNameLen;
 	type PowDifficulty = PowDifficulty;
@@ -117,13 +131,13 @@ impl pallet_param_dag::Config for Test {
 pub type GenesisBlock = (u64, SpecId, Vec<u8>, u32, crate::BlockType, Hash, u64);
 
 /// Externalities with funded accounts 1..=3, an empty DAG and an empty fake content store.
-pub fn new_test_ext() -> sp_io::TestExternalities {
+pub fn new_test_ext() -> blyan_test_support::CheckedExt {
 	ext_with(vec![])
 }
 
 /// Externalities with the given genesis blocks (their payloads must be committed with
 /// [`commit_payload`] beforehand to get a reference).
-pub fn ext_with(blocks: Vec<GenesisBlock>) -> sp_io::TestExternalities {
+pub fn ext_with(blocks: Vec<GenesisBlock>) -> blyan_test_support::CheckedExt {
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
 		balances: vec![(1, 100), (2, 100), (3, 100)],
@@ -136,7 +150,7 @@ pub fn ext_with(blocks: Vec<GenesisBlock>) -> sp_io::TestExternalities {
 		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
-	ext
+	blyan_test_support::CheckedExt::new(ext, ParamDag::do_try_state)
 }
 
 /// Advances to block `n`, running the hooks.

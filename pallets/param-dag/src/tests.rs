@@ -68,7 +68,7 @@ fn status(id: Hash) -> BlockStatus {
 	Blocks::<Test>::get(id).unwrap().status
 }
 
-fn ext() -> sp_io::TestExternalities {
+fn ext() -> blyan_test_support::CheckedExt {
 	let mut e = new_test_ext();
 	e.execute_with(|| commit_payload(P, P_LEN));
 	e
@@ -489,6 +489,19 @@ fn reject_block_works() {
 		assert_eq!(refs(&P), Some(0));
 		assert_eq!(ParamIndex::<Test>::get(name("layer0.expert0")), None);
 		assert_eq!(AcceptedCount::<Test>::get(), 0);
+	});
+}
+
+#[test]
+fn a_claimed_block_is_decided_by_its_claim_not_by_the_accept_origin() {
+	ext().execute_with(|| {
+		let a = propose_expert(0, &[]);
+		Claims::set(vec![a]);
+		assert_noop!(ParamDag::accept_block(RuntimeOrigin::root(), a), Error::<Test>::UnderClaim);
+		assert_noop!(ParamDag::reject_block(RuntimeOrigin::root(), a), Error::<Test>::UnderClaim);
+		// The claim's own decision goes through the helpers.
+		assert_ok!(ParamDag::do_accept_block(a));
+		assert_eq!(status(a), BlockStatus::Accepted);
 	});
 }
 

@@ -109,65 +109,18 @@ where
 	pub seq: u64,
 }
 
-/// A parsed `expert_name`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ParamName {
-	/// `backbone`.
-	Backbone,
-	/// `layer{layer}.router`.
-	Router {
-		/// The layer.
-		layer: u32,
-	},
-	/// `layer{layer}.expert{expert}`.
-	Expert {
-		/// The layer.
-		layer: u32,
-		/// The expert within the layer.
-		expert: u32,
-	},
-}
+/// The parsed name of a parameter block: the unit-name grammar of
+/// [`blyan_primitives::UnitName`] (`backbone`, `layer{l}.router`, `layer{l}.expert{e}`),
+/// shared with the engine and the Proof-of-Learning pallet.
+pub use blyan_primitives::UnitName as ParamName;
 
-impl ParamName {
-	/// Parses `backbone`, `layer{l}.router` or `layer{l}.expert{e}`, with `l` and `e` decimal
-	/// `u32` without leading zeros (so each parameter has exactly one name).
-	pub fn parse(name: &[u8]) -> Option<Self> {
-		if name == b"backbone" {
-			return Some(ParamName::Backbone);
-		}
-		let rest = name.strip_prefix(b"layer")?;
-		let dot = rest.iter().position(|b| *b == b'.')?;
-		let layer = parse_u32(&rest[..dot])?;
-		let tail = &rest[dot.saturating_add(1)..];
-		if tail == b"router" {
-			return Some(ParamName::Router { layer });
-		}
-		let expert = parse_u32(tail.strip_prefix(b"expert")?)?;
-		Some(ParamName::Expert { layer, expert })
+/// Whether a unit's name agrees with a block's type and layer: `backbone` is a `Meta` block
+/// of layer 0, `layer{l}.router` a `Router` block of layer `l`, `layer{l}.expert{e}` an
+/// `Expert` block of layer `l`.
+pub fn name_agrees(name: &ParamName, block_type: BlockType, layer_id: u32) -> bool {
+	match *name {
+		ParamName::Backbone => block_type == BlockType::Meta && layer_id == 0,
+		ParamName::Router { layer } => block_type == BlockType::Router && layer == layer_id,
+		ParamName::Expert { layer, .. } => block_type == BlockType::Expert && layer == layer_id,
 	}
-
-	/// Whether the name agrees with a block's `block_type` and `layer_id` (`backbone` is a
-	/// `Meta` block of layer 0).
-	pub fn agrees_with(&self, block_type: BlockType, layer_id: u32) -> bool {
-		match *self {
-			ParamName::Backbone => block_type == BlockType::Meta && layer_id == 0,
-			ParamName::Router { layer } => block_type == BlockType::Router && layer == layer_id,
-			ParamName::Expert { layer, .. } => block_type == BlockType::Expert && layer == layer_id,
-		}
-	}
-}
-
-/// Decimal `u32` without sign, without leading zeros (`0` itself is fine), not empty.
-fn parse_u32(digits: &[u8]) -> Option<u32> {
-	if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
-		return None;
-	}
-	let mut n: u32 = 0;
-	for d in digits {
-		if !d.is_ascii_digit() {
-			return None;
-		}
-		n = n.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
-	}
-	Some(n)
 }

@@ -1,5 +1,6 @@
-//! Benchmarks of the Proof-of-Learning pallet: the two calls and the `on_initialize` hook
-//! (challenge draws and window closes), each at its worst case.
+//! Benchmarks of the Proof-of-Learning pallet: the three calls, the decision a reveal may
+//! trigger, and the `on_initialize` hook (challenge draws and window closes), each at its
+//! worst case.
 
 use super::*;
 use crate::Pallet as Pol;
@@ -13,6 +14,20 @@ fn fund<T: Config>(who: &T::AccountId) -> BalanceOf<T> {
 	let amount = bond.saturating_mul(1_000u32.into());
 	let _ = T::Currency::mint_into(who, amount);
 	bond
+}
+
+/// The largest training parameters the limits allow.
+fn params<T: Config>() -> TrainingParams {
+	let l = T::ManifestLimits::get();
+	let k = l.max_steps.div_ceil(l.max_segments).max(1);
+	let batch = l.max_batch_size.min(l.max_tokens_per_step / l.max_seq_len.max(1)).max(1);
+	TrainingParams {
+		seed: 1,
+		steps: l.max_steps,
+		checkpoint_every: k,
+		batch_size: batch,
+		seq_len: l.max_seq_len,
+	}
 }
 
 /// A claim input on the `i`-th unit with `d` approved datasets (equal ratios, the remainder
@@ -33,7 +48,7 @@ fn claim_input<T: Config>(trainer: &T::AccountId, i: u32, d: u32) -> ClaimInput<
 		payload_root,
 		manifest_root: payload_root,
 		datasets: BoundedVec::truncate_from(datasets),
-		segments: 1_000,
+		params: params::<T>(),
 		claimed_loss: 4_900_000_000,
 		nonce: T::BenchmarkHelper::solve_nonce(trainer, &parent, &payload_root),
 	}
@@ -73,14 +88,19 @@ fn validators<T: Config>() -> Vec<T::AccountId> {
 		.collect()
 }
 
-/// Moves claim `id` to `Evaluating` as the challenge draw does.
-fn start_evaluation<T: Config>(id: ClaimId) {
-	Claims::<T>::mutate(id, |c| {
-		if let Some(c) = c {
-			c.stage =
-				ClaimStage::Evaluating { segments: BoundedVec::truncate_from(alloc::vec![0, 1]) };
-		}
-	});
+/// Draws claim `id`'s challenge as `on_initialize` does at its challenge block.
+fn draw<T: Config>(id: ClaimId) {
+	let at = Claims::<T>::get(id).map(|c| c.challenge_at).unwrap_or_default();
+	Challenges::<T>::remove(at);
+	Pol::<T>::draw_challenge(id);
+}
+
+/// Commits `report` for `validator` on claim `id` (salt = the validator's encoding hashed).
+fn commit<T: Config>(id: ClaimId, validator: &T::AccountId, report: &EvalReport) -> Hash {
+	let salt = sp_io::hashing::blake2_256(&validator.encode());
+	let c = report_commitment(id, validator, report, &salt);
+	Pol::<T>::do_commit_report(validator.clone(), id, c).expect("benchmark commitment is valid");
+	salt
 }
 
 #[benchmarks]
@@ -99,84 +119,101 @@ mod benches {
 		assert_eq!(NextClaimId::<T>::get(), 1);
 	}
 
-	/// The `v`-th report of a claim that does not decide it (all reports differ). The
-	/// decision a report may trigger is charged separately ([`decide`]).
 	#[benchmark]
-	fn submit_report(v: Linear<1, { T::MaxValidators::get() }>) {
+	fn commit_report() {
 		let vals = validators::<T>();
 		let id = new_claim::<T>(0);
-		start_evaluation::<T>(id);
-		let before: Vec<(T::AccountId, EvalReport)> =
-			(0..v - 1).map(|k| (vals[k as usize].clone(), odd(k))).collect();
-		Reports::<T>::insert(id, BoundedVec::truncate_from(before));
+		draw::<T>(id);
+		for v in vals.iter().skip(1) {
+			commit::<T>(id, v, &honest());
+		}
+		let c = report_commitment(id, &vals[0], &honest(), &[1; 32]);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(vals[0].clone()), id, c);
+
+		assert_eq!(Claims::<T>::get(id).map(|c| c.commitments), Some(T::MaxValidators::get()));
+	}
+
+	/// The `v`-th reveal of a claim that does not decide it (all reports differ). The
+	/// decision a reveal may trigger is charged separately ([`decide`]).
+	#[benchmark]
+	fn reveal_report(v: Linear<1, { T::MaxValidators::get() }>) {
+		let vals = validators::<T>();
+		let id = new_claim::<T>(0);
+		draw::<T>(id);
+		let salts: Vec<Hash> =
+			(0..v).map(|k| commit::<T>(id, &vals[k as usize], &odd(k))).collect();
+		let claim = Claims::<T>::get(id).expect("created above");
+		frame_system::Pallet::<T>::set_block_number(claim.commit_until.saturating_add(1u32.into()));
+		for k in 0..v - 1 {
+			Pol::<T>::do_reveal_report(vals[k as usize].clone(), id, odd(k), salts[k as usize])
+				.expect("benchmark reveal is valid");
+		}
 		let last = vals[(v - 1) as usize].clone();
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(last), id, honest());
+		_(RawOrigin::Signed(last), id, odd(v - 1), salts[(v - 1) as usize]);
 
 		assert_eq!(Reports::<T>::get(id).len() as u32, v);
-		assert!(matches!(
-			Claims::<T>::get(id).map(|c| c.stage),
-			Some(ClaimStage::Evaluating { .. })
-		));
 	}
 
-	/// Deciding a claim with `v` reports (one odd, the rest honest): medians, acceptance,
-	/// `ParamIndex` move, bond release and `MaxDatasets` data rewards — the acceptance path,
-	/// which does the most work.
+	/// Deciding a claim with `d` datasets on an honest quorum report: acceptance, `ParamIndex`
+	/// move, bond release and `d` data rewards — the path that does the most work.
 	#[benchmark]
-	fn decide(v: Linear<1, { T::MaxValidators::get() }>) {
-		let vals = validators::<T>();
-		let id = new_claim::<T>(0);
-		start_evaluation::<T>(id);
-		let reports: Vec<(T::AccountId, EvalReport)> = (0..v)
-			.map(|k| (vals[k as usize].clone(), if k == 0 && v > 2 { odd(0) } else { honest() }))
-			.collect();
-		Reports::<T>::insert(id, BoundedVec::truncate_from(reports));
+	fn decide(d: Linear<1, { T::MaxDatasets::get() }>) {
+		let trainer: T::AccountId = account("trainer", 0, 0);
+		let bond = fund::<T>(&trainer);
+		let input = claim_input::<T>(&trainer, 0, d);
+		let id = Pol::<T>::do_submit_claim(trainer, input, bond).expect("valid");
+		draw::<T>(id);
 		let claim = Claims::<T>::get(id).expect("created above");
 
 		#[block]
 		{
-			Pol::<T>::decide(id, claim);
+			Pol::<T>::decide(id, claim, honest());
 		}
 
 		assert!(matches!(Claims::<T>::get(id).map(|c| c.stage), Some(ClaimStage::Accepted { .. })));
 	}
 
-	/// `c` challenge draws and `e` window closes, each undecided with `MaxValidators` reports
-	/// (medians, deviants, acceptance, `MaxDatasets` rewards).
+	/// `c` challenge draws and `e` window closes. Each closing claim is still undecided (it
+	/// expires: fee, DAG rejection) and holds `MaxValidators` commitments of which half were
+	/// revealed (the other half are recorded as deviant).
 	#[benchmark]
 	fn on_initialize(
 		c: Linear<0, { T::MaxClaimsPerBlock::get() }>,
 		e: Linear<0, { T::MaxClaimsPerBlock::get() }>,
 	) {
 		let vals = validators::<T>();
-		let now = frame_system::Pallet::<T>::block_number();
-		let at = now.saturating_add(T::ChallengeDelay::get());
-		let own_decision =
-			at.saturating_add(T::EvaluationWindow::get()).saturating_add(1u32.into());
+		let half = vals.len() / 2;
+		let mut close_at = frame_system::Pallet::<T>::block_number();
 		for i in 0..e {
 			let id = new_claim::<T>(i);
-			// Leave the schedule queues to the claims built below.
-			Challenges::<T>::remove(at);
-			Decisions::<T>::remove(own_decision);
-			start_evaluation::<T>(id);
-			// One odd report per claim, the rest honest: accepted, one deviant.
-			let reports: Vec<(T::AccountId, EvalReport)> = vals
+			draw::<T>(id);
+			let salts: Vec<Hash> = vals
 				.iter()
 				.enumerate()
-				.map(|(k, v)| (v.clone(), if k == 0 { odd(0) } else { honest() }))
+				.map(|(k, v)| commit::<T>(id, v, &odd(k as u32)))
 				.collect();
-			Reports::<T>::insert(id, BoundedVec::truncate_from(reports));
-			Decisions::<T>::mutate(at, |q| {
-				let _ = q.try_push(id);
-			});
+			let claim = Claims::<T>::get(id).expect("created above");
+			frame_system::Pallet::<T>::set_block_number(
+				claim.commit_until.saturating_add(1u32.into()),
+			);
+			for (k, v) in vals.iter().enumerate().take(half) {
+				Pol::<T>::do_reveal_report(v.clone(), id, odd(k as u32), salts[k])
+					.expect("valid reveal");
+			}
+			close_at = claim.reveal_until.saturating_add(1u32.into());
+			frame_system::Pallet::<T>::set_block_number(claim.submitted_at);
 		}
+		// The claims to challenge are submitted so that their challenge falls on `close_at`.
+		let submit_at = close_at.saturating_sub(T::ChallengeDelay::get());
+		frame_system::Pallet::<T>::set_block_number(submit_at);
 		for i in 0..c {
-			// Scheduled for its challenge at `at` by the submission itself.
 			new_claim::<T>(e + i);
-			Decisions::<T>::remove(own_decision);
 		}
+		let at = submit_at.saturating_add(T::ChallengeDelay::get());
 		frame_system::Pallet::<T>::set_block_number(at);
 
 		#[block]
@@ -185,16 +222,13 @@ mod benches {
 		}
 
 		for id in 0..e {
-			assert!(matches!(
-				Claims::<T>::get(u64::from(id)).map(|c| c.stage),
-				Some(ClaimStage::Accepted { .. })
-			));
+			assert_eq!(Claims::<T>::get(u64::from(id)).map(|c| c.stage), Some(ClaimStage::Expired));
 		}
 		for id in e..e + c {
-			assert!(matches!(
+			assert_eq!(
 				Claims::<T>::get(u64::from(id)).map(|c| c.stage),
-				Some(ClaimStage::Evaluating { .. })
-			));
+				Some(ClaimStage::Evaluating)
+			);
 		}
 	}
 

@@ -1,61 +1,75 @@
 //! # Proof-of-Learning pallet
 //!
-//! Gates expert updates on the parameter DAG (Chain B) by the validators' own evaluation
-//! (SPEC "Proof-of-Learning and Proof-of-Data-Learning").
+//! Gates unit updates on the parameter DAG (Chain B) by the validators' own evaluation and a
+//! partial replay of the trainer's training run (SPEC "Proof-of-Learning and
+//! Proof-of-Data-Learning"). docs/pol.md has the threat table: each attack, the rule here that
+//! stops it and the test that shows it.
 //!
 //! ## Lifecycle of a claim
 //!
-//! 1. A trainer calls [`Call::submit_claim`] with the parent block (the unit's current
-//!    `ParamIndex` entry), the payload root of the updated unit and of its PoDL manifest (both
-//!    already committed in the content store), the datasets and mixing ratios, the number of
-//!    training segments, the claimed validation loss, the parameter-DAG PoW nonce and a bond.
-//!    The pallet adds the candidate to the DAG as a `Proposed` child of the parent, holds the
-//!    bond (`HoldReason::ClaimBond`) and schedules the challenge: `AwaitingChallenge { at }`
-//!    with `at = now + ChallengeDelay`.
-//! 2. At block `at`, `on_initialize` draws the replay challenge: `ReplaySegments` distinct
-//!    segment indices from `blake2_256(hash of block at − 1 ‖ claim id)`. That hash did not
-//!    exist when the trainer committed (see "Randomness" below). The claim enters
-//!    `Evaluating { segments }`; reports are taken up to and including its
-//!    `deadline = at + EvaluationWindow`.
-//! 3. Each active validator's off-chain worker fetches and verifies the payload, computes the
-//!    parent's and the candidate's validation nats per byte on the spec's validation set,
-//!    replays the challenged segments and calls [`Call::submit_report`].
-//! 4. The claim is decided by the report that brings the number of *identical* reports to ⅔
-//!    of the validators (rounded up) — honest validators compute bitwise-identical numbers —
-//!    or else at block `deadline + 1` by `on_initialize`, over all reports:
-//!    - *reject* `NoReports` when nobody reported, `Superseded` when another update of the
-//!      unit was accepted meanwhile (both: bond returned, no slash);
-//!    - *reject* `ReplayMismatch` unless more than half of the reports say `Match`;
-//!    - *reject* `InsufficientImprovement` when the lower median of the per-report relative
-//!      improvements `(parent − candidate) / parent` is below `MinImprovement` (δ, ppm);
+//! 1. **Claim.** A trainer calls [`Call::submit_claim`] with the parent block (the unit's
+//!    current `ParamIndex` entry), the payload roots of the updated unit and of its PoDL
+//!    manifest, the datasets and mixing ratios, the training parameters
+//!    ([`TrainingParams`]: seed, steps, K, batch size, sequence length), the claimed
+//!    validation loss, the parameter-DAG PoW nonce and a bond. The pallet checks the
+//!    parameters against [`Config::ManifestLimits`], refuses the spec's validation dataset,
+//!    adds the candidate to the DAG as a `Proposed` child of the parent, holds the bond
+//!    ([`HoldReason::ClaimBond`]) and schedules the challenge at
+//!    `challenge_at = now + ChallengeDelay`. The segment count is `params.segments()`, never
+//!    the trainer's separate word.
+//! 2. **Challenge.** At `challenge_at`, `on_initialize` draws [`Config::ReplaySegments`]
+//!    distinct segments with [`blyan_primitives::pol::challenge_segments`] from the hash of
+//!    block `challenge_at − 1` (see "Randomness").
+//! 3. **Commit.** Each active validator's off-chain worker replays the challenged segments,
+//!    checks that the manifest is bound to the claim (its trainer is the claim's signer; it
+//!    repeats the claim's unit, parent model, datasets and parameters; its last checkpoint
+//!    holds exactly the candidate payload), evaluates parent and candidate on the spec's
+//!    validation set, and commits `report_commitment(claim, validator, report, salt)` with
+//!    [`Call::commit_report`] up to and including `commit_until`. The trainer's own account
+//!    cannot commit on its claim.
+//!    Once every validator that may report has committed, the commit window ends at once
+//!    and the reveal window is `RevealWindow` blocks from then ([`Event::CommitmentsComplete`]):
+//!    nobody is left who could copy.
+//! 4. **Reveal.** After `commit_until`, validators reveal `(report, salt)` with
+//!    [`Call::reveal_report`] up to and including `reveal_until`. A reveal that does not open
+//!    the validator's own commitment is refused; the validator's account is inside the hash,
+//!    so copying another validator's commitment and reveal opens nothing.
+//! 5. **Decision.** The reveal that makes ⌈⅔ · active validators⌉ *identical* reports decides
+//!    the claim on that quorum report `q` (honest validators compute bitwise-identical
+//!    reports):
+//!    - *reject* `ReplayFailed` unless `q.replay` is `Match`;
+//!    - *reject* `Superseded` (no slash) when another update of the unit was accepted since;
+//!    - *reject* `InsufficientImprovement` when `(q.parent − q.candidate) / q.parent` is below
+//!      `MinImprovement` (δ, ppm);
 //!    - *reject* `ClaimedLossNotReproduced` when the claimed loss is further than
-//!      `ClaimTolerance` from the median measured candidate loss;
+//!      `ClaimTolerance` from `q.candidate_loss`;
 //!    - otherwise *accept*: `ParamIndex` moves to the new block, the bond is released, the
-//!      trainer receives `TrainerReward`, and each dataset's creator receives
-//!      `DataReward × ratio` (PoDL, SPEC "Proof-of-Learning").
+//!      trainer receives `TrainerReward` and each dataset's creator `DataReward × ratio`.
 //!
-//!    A slashing rejection burns `SlashFraction` of the bond, releases the rest and records a
-//!    failure in the trainer's [`Trust`] (five in a row demote; the daily claim quota falls
-//!    from `TrustedDailyClaims` to `NewbieDailyClaims`). An acceptance records a success.
-//! 5. A claim decided early still takes reports until its deadline. At `deadline + 1` all
-//!    reports are compared with the majority report (the most frequent exact report, when
-//!    more than half are equal to it — honest reports are bitwise identical): a report whose
-//!    losses differ from it by more than `DeviationTolerance`, or whose replay verdict or
-//!    digest differs, is recorded in [`Deviations`] with [`Event::ReportDeviated`], the input
-//!    of validator slashing.
+//!    A slashing rejection burns `SlashFraction` of the bond and records a failure in the
+//!    trainer's [`Trust`]; an acceptance records a success.
+//! 6. **Close.** At `reveal_until + 1` a claim still undecided **expires**: no quorum, so no
+//!    decision either way. The block is rejected, `ExpiryFee` of the bond is burnt (a claim
+//!    costs validators work, and an expired one must not be free), the rest is released, and
+//!    the trainer's trust is unchanged. Then every validator that committed but did not reveal,
+//!    and every revealed report that differs from the quorum's, is recorded in [`Deviations`]
+//!    with [`Event::ReportDeviated`], the input of validator slashing.
+//!
+//! ## Deterrence
+//!
+//! A trainer who forges `f` of `S` segments passes a challenge of `r` segments with
+//! probability `C(S − f, r) / C(S, r)`. [`Hooks::integrity_test`] asserts
+//! [`blyan_primitives::pol::forgery_never_pays`]: for every `S ≤ max_segments` and every `f`,
+//! the expected slash exceeds the expected reward, `(1 − q) · (TrainerReward + DataReward) <
+//! q · SlashFraction · MinBond` (docs/pol.md, "Deterrence").
 //!
 //! ## Randomness
 //!
-//! The challenge seed is the hash of block `at − 1`, the first block after the claim's
-//! inclusion block when `ChallengeDelay = 2`. A trainer cannot know it when committing. The
-//! author of block `at − 1` can bias it: by reordering or dropping extrinsics it can try as
-//! many candidate hashes as it can build and sign within its slot, or withhold the block
-//! altogether (then the next author's block is used). A trainer colluding with that author
-//! can therefore steer which segments are replayed; with r segments out of S, each try
-//! succeeds with probability `C(S − f, r) / C(S, r)` where f is the number of forged
-//! segments. Aura authors are known in advance, which makes collusion easier than with a
-//! VRF (BABE). This is documented in docs/pol.md; the validator-economics work replaces the
-//! seed with BABE's VRF output.
+//! The challenge seed is the hash of block `challenge_at − 1`, the first block after the
+//! claim's inclusion block when `ChallengeDelay = 2`. The trainer cannot know it when
+//! committing. The author of that block can bias it by trying many candidate blocks (or
+//! withholding its block): docs/pol.md quantifies what that buys a colluding trainer. BABE's
+//! VRF output replaces the block hash with the validator-economics work.
 //!
 //! ## Units
 //!
@@ -125,13 +139,13 @@ use blyan_primitives::Hash;
 use frame_support::{
 	pallet_prelude::*,
 	traits::{
-		fungible::{Inspect, Mutate, MutateHold},
+		fungible::{Inspect, InspectHold, Mutate, MutateHold},
 		tokens::{Fortitude, Precision},
 	},
 };
 use frame_system::pallet_prelude::*;
 use sp_runtime::{
-	traits::{Saturating, Zero},
+	traits::{Saturating, UniqueSaturatedInto, Zero},
 	Perbill, Permill,
 };
 
@@ -139,7 +153,7 @@ use sp_runtime::{
 pub type BalanceOf<T> =
 	<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
-/// A validator's report as stored: the validator and its report.
+/// The revealed reports of a claim: validator and report, in reveal order.
 pub type ReportsOf<T> =
 	BoundedVec<(<T as frame_system::Config>::AccountId, EvalReport), <T as Config>::MaxValidators>;
 
@@ -162,7 +176,7 @@ pub trait BenchmarkHelper<AccountId> {
 pub mod pallet {
 	use super::*;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::config]
 	pub trait Config:
@@ -184,13 +198,15 @@ pub mod pallet {
 		/// The parameter DAG (Chain B).
 		type Dag: ParamDag<Self::AccountId>;
 
-		/// Approved datasets (Chain D).
+		/// Approved datasets and the validation dataset (Chain D, Chain A).
 		type Datasets: Datasets<Self::AccountId>;
 
 		/// Active validators, whose reports count.
 		type Validators: Validators<Self::AccountId>;
 
-		/// Smallest bond of a claim, planck.
+		/// Smallest bond of a claim, planck. With `SlashFraction`, `ReplaySegments` and
+		/// `ManifestLimits::max_segments` it must make forgery unprofitable
+		/// (`integrity_test`, docs/pol.md "Deterrence").
 		#[pallet::constant]
 		type MinBond: Get<BalanceOf<Self>>;
 
@@ -207,32 +223,46 @@ pub mod pallet {
 		#[pallet::constant]
 		type SlashFraction: Get<Perbill>;
 
-		/// δ: the smallest median relative improvement that accepts, ppm (SPEC default
-		/// 0.5 % = 5 000 ppm).
+		/// Share of the bond burnt when a claim expires without a quorum (the trainer is not
+		/// proven at fault, but the validators' work is not free).
+		#[pallet::constant]
+		type ExpiryFee: Get<Perbill>;
+
+		/// δ: the smallest relative improvement that accepts, ppm (SPEC default 0.5 % =
+		/// 5 000 ppm).
 		#[pallet::constant]
 		type MinImprovement: Get<u32>;
 
-		/// Largest distance between the claimed and the median measured candidate loss, ppm.
+		/// Largest distance between the claimed and the quorum's candidate loss, ppm.
 		#[pallet::constant]
 		type ClaimTolerance: Get<u32>;
 
-		/// Largest distance of a report's losses from the medians before it counts as
+		/// Largest distance of a revealed report's losses from the quorum's before it counts as
 		/// deviant, ppm. Honest reports are bitwise identical, so this is tiny.
 		#[pallet::constant]
 		type DeviationTolerance: Get<u32>;
 
 		/// Blocks between a claim's inclusion and the challenge draw; at least 2, so that the
-		/// seed block (`at − 1`) comes after the claim's block.
+		/// seed block (`challenge_at − 1`) comes after the claim's block.
 		#[pallet::constant]
 		type ChallengeDelay: Get<BlockNumberFor<Self>>;
 
-		/// Blocks after the challenge during which reports are taken.
+		/// Blocks after the challenge during which validators evaluate and commit (the
+		/// evaluation must fit in it on the slowest validator that should count).
 		#[pallet::constant]
-		type EvaluationWindow: Get<BlockNumberFor<Self>>;
+		type CommitWindow: Get<BlockNumberFor<Self>>;
 
-		/// r: training segments replayed per claim (fewer when the claim has fewer).
+		/// Blocks after the commit window during which validators reveal. Must be positive.
+		#[pallet::constant]
+		type RevealWindow: Get<BlockNumberFor<Self>>;
+
+		/// r: training segments replayed per claim (all of them when a claim has fewer).
 		#[pallet::constant]
 		type ReplaySegments: Get<u32>;
+
+		/// Bounds on a claim's training parameters and manifest size.
+		#[pallet::constant]
+		type ManifestLimits: Get<ManifestLimits>;
 
 		/// Most datasets a claim may name.
 		#[pallet::constant]
@@ -242,11 +272,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxUnitNameLen: Get<u32>;
 
-		/// Most validators, i.e. most reports per claim.
+		/// Most validators, i.e. most commitments and reveals per claim.
 		#[pallet::constant]
 		type MaxValidators: Get<u32>;
 
-		/// Most claims challenged or decided by `on_initialize` in one block.
+		/// Most claims challenged or closed by `on_initialize` in one block.
 		#[pallet::constant]
 		type MaxClaimsPerBlock: Get<u32>;
 
@@ -293,7 +323,12 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ClaimOfBlock<T: Config> = StorageMap<_, Identity, Hash, ClaimId>;
 
-	/// Reports of a claim, in arrival order.
+	/// Report commitments by claim and validator, until the claim's window closes.
+	#[pallet::storage]
+	pub type Commitments<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, ClaimId, Blake2_128Concat, T::AccountId, Hash>;
+
+	/// Revealed reports of a claim, in reveal order.
 	#[pallet::storage]
 	pub type Reports<T: Config> = StorageMap<_, Twox64Concat, ClaimId, ReportsOf<T>, ValueQuery>;
 
@@ -307,8 +342,8 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// Claims whose report window closes at a block (their deadline + 1): undecided ones are
-	/// decided, and all reports are checked for deviation.
+	/// Claims whose window closes at a block (`reveal_until + 1`): undecided ones expire, and
+	/// deviant reports are recorded.
 	#[pallet::storage]
 	pub type Decisions<T: Config> = StorageMap<
 		_,
@@ -328,7 +363,8 @@ pub mod pallet {
 	pub type ClaimQuota<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, (u32, u32), ValueQuery>;
 
-	/// Deviant reports per validator: the slashing input of the validator-economics work.
+	/// Deviant reports and missed reveals per validator: the slashing input of the
+	/// validator-economics work.
 	#[pallet::storage]
 	pub type Deviations<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
@@ -348,17 +384,36 @@ pub mod pallet {
 			/// Block whose `on_initialize` draws the challenge.
 			challenge_at: BlockNumberFor<T>,
 		},
-		/// The replay challenge of a claim was drawn; validators evaluate now.
+		/// The replay challenge of a claim was drawn; validators evaluate and commit now.
 		ChallengeDrawn {
 			/// Claim id.
 			claim: ClaimId,
 			/// Challenged segment indices, ascending.
 			segments: BoundedVec<u32, T::ReplaySegments>,
-			/// Last block taking reports.
-			deadline: BlockNumberFor<T>,
+			/// Last block taking commitments.
+			commit_until: BlockNumberFor<T>,
+			/// Last block taking reveals.
+			reveal_until: BlockNumberFor<T>,
 		},
-		/// A validator reported on a claim.
-		ReportSubmitted {
+		/// A validator committed to its report on a claim.
+		ReportCommitted {
+			/// Claim id.
+			claim: ClaimId,
+			/// Validator.
+			validator: T::AccountId,
+		},
+		/// Every validator that may report on a claim has committed: the commit window ends
+		/// early, reveals are taken from block `reveals_from` on, and up to `reveal_until`.
+		CommitmentsComplete {
+			/// Claim id.
+			claim: ClaimId,
+			/// First block taking reveals.
+			reveals_from: BlockNumberFor<T>,
+			/// Last block taking reveals.
+			reveal_until: BlockNumberFor<T>,
+		},
+		/// A validator revealed its committed report.
+		ReportRevealed {
 			/// Claim id.
 			claim: ClaimId,
 			/// Validator.
@@ -372,8 +427,8 @@ pub mod pallet {
 			claim: ClaimId,
 			/// The accepted block.
 			block: Hash,
-			/// Median relative improvement, ppm.
-			median_ppm: i64,
+			/// The quorum's relative improvement, ppm.
+			improvement_ppm: i64,
 			/// Reward minted to the trainer, planck.
 			reward: BalanceOf<T>,
 		},
@@ -388,7 +443,7 @@ pub mod pallet {
 			/// Reward minted, planck.
 			amount: BalanceOf<T>,
 		},
-		/// A claim was rejected.
+		/// A claim was rejected by a quorum of identical reports.
 		ClaimRejected {
 			/// Claim id.
 			claim: ClaimId,
@@ -399,14 +454,29 @@ pub mod pallet {
 			/// Part of the bond burnt, planck (zero when the trainer was not at fault).
 			slashed: BalanceOf<T>,
 		},
-		/// A report deviated from the majority of a claim's reports; recorded against its
-		/// validator.
+		/// A claim's reveal window ended without a quorum of identical reports: its block is
+		/// rejected, `ExpiryFee` of the bond burnt.
+		ClaimExpired {
+			/// Claim id.
+			claim: ClaimId,
+			/// The rejected block.
+			block: Hash,
+			/// Part of the bond burnt, planck.
+			fee: BalanceOf<T>,
+			/// Commitments received.
+			commitments: u32,
+			/// Reveals received.
+			reveals: u32,
+		},
+		/// A validator's report deviated from the quorum, or it committed and did not reveal.
 		ReportDeviated {
 			/// Claim id.
 			claim: ClaimId,
 			/// Validator.
 			validator: T::AccountId,
-			/// Deviant reports of this validator so far.
+			/// How.
+			deviation: Deviation,
+			/// Deviations of this validator so far.
 			count: u32,
 		},
 		/// A trainer's trust level changed.
@@ -430,34 +500,60 @@ pub mod pallet {
 		DuplicateDataset,
 		/// A named dataset is unknown or not approved.
 		DatasetNotApproved,
+		/// The claim names the spec's public validation dataset.
+		ValidationDatasetNamed,
 		/// The mixing ratios do not sum to 1 000 000 ppm.
 		RatiosDoNotSum,
-		/// The claim has zero training segments.
-		NoSegments,
+		/// `params.steps` is 0 or above `ManifestLimits::max_steps`.
+		StepsOutOfRange,
+		/// `params.checkpoint_every` is 0 or above `params.steps`.
+		CheckpointIntervalOutOfRange,
+		/// `params` make more than `ManifestLimits::max_segments` segments.
+		TooManySegments,
+		/// `params.batch_size` is 0 or above `ManifestLimits::max_batch_size`.
+		BatchSizeOutOfRange,
+		/// `params.seq_len` is 0 or above `ManifestLimits::max_seq_len`.
+		SeqLenOutOfRange,
+		/// `batch_size × seq_len` is above `ManifestLimits::max_tokens_per_step`.
+		TooManyTokensPerStep,
 		/// The parent block does not exist.
 		UnknownParent,
 		/// The parent is not the unit's accepted block (`ParamIndex`).
 		ParentNotAccepted,
 		/// The trainer used up today's claims.
 		QuotaExceeded,
-		/// Too many claims are already scheduled for the challenge or decision block.
+		/// Too many claims are already scheduled for the challenge or closing block.
 		ScheduleFull,
 		/// No claim with this id.
 		UnknownClaim,
-		/// The claim is not taking reports (challenge not drawn yet, or deadline passed).
-		NotTakingReports,
 		/// The signer is not an active validator.
 		NotValidator,
-		/// This validator already reported on the claim.
-		DuplicateReport,
-		/// The claim already holds `MaxValidators` reports.
-		TooManyReports,
+		/// The trainer's own account cannot report on its claim.
+		OwnClaim,
+		/// The challenge of the claim is not drawn yet.
+		ChallengeNotDrawn,
+		/// The claim's commit window has ended (or the claim is decided).
+		CommitWindowClosed,
+		/// This validator already committed on the claim.
+		AlreadyCommitted,
+		/// The claim already holds `MaxValidators` commitments.
+		TooManyCommitments,
+		/// The reveal window has not started: commitments are still taken.
+		RevealNotOpen,
+		/// The claim's reveal window has ended.
+		RevealWindowClosed,
+		/// This validator did not commit on the claim.
+		NoCommitment,
+		/// The revealed report and salt do not open this validator's commitment.
+		CommitmentMismatch,
+		/// This validator already revealed on the claim.
+		AlreadyRevealed,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Draws the challenges scheduled for `n` and decides the claims whose window ended.
-		/// At most `MaxClaimsPerBlock` of each.
+		/// Draws the challenges scheduled for `n` and closes the windows that ended at
+		/// `n − 1`. At most `MaxClaimsPerBlock` of each.
 		fn on_initialize(n: BlockNumberFor<T>) -> Weight {
 			let challenges = Challenges::<T>::take(n);
 			let closing = Decisions::<T>::take(n);
@@ -470,8 +566,8 @@ pub mod pallet {
 			T::WeightInfo::on_initialize(challenges.len() as u32, closing.len() as u32)
 		}
 
-		/// The validators' worker ([`worker`]): queues evaluation and replay of claims that
-		/// take reports on the node's engine, and reports the finished ones.
+		/// The validators' worker ([`worker`]): replays and evaluates claims on the node's
+		/// engine, commits and reveals the reports.
 		fn offchain_worker(n: BlockNumberFor<T>) {
 			worker::run::<T>(n);
 		}
@@ -481,10 +577,26 @@ pub mod pallet {
 				T::ChallengeDelay::get() >= 2u32.into(),
 				"ChallengeDelay must be at least 2 so the seed block follows the claim's block"
 			);
+			assert!(!T::CommitWindow::get().is_zero(), "CommitWindow must be positive");
+			assert!(!T::RevealWindow::get().is_zero(), "RevealWindow must be positive");
 			assert!(T::ReplaySegments::get() > 0, "ReplaySegments must be positive");
 			assert!(T::MaxClaimsPerBlock::get() > 0, "MaxClaimsPerBlock must be positive");
 			assert!(T::MaxValidators::get() > 0, "MaxValidators must be positive");
 			assert!(!T::DayLength::get().is_zero(), "DayLength must be positive");
+			assert!(
+				T::ManifestLimits::get().max_segments > 0,
+				"ManifestLimits::max_segments must be positive"
+			);
+			assert!(
+				Self::forgery_never_pays(),
+				"forging segments must not pay: raise MinBond, SlashFraction or ReplaySegments, \
+				 or lower ManifestLimits::max_segments (docs/pol.md, Deterrence)"
+			);
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
 		}
 	}
 
@@ -493,14 +605,17 @@ pub mod pallet {
 		/// Claims that a new payload of a unit lowers the validation loss.
 		///
 		/// Origin: signed (the trainer). `input.datasets` bounded by `MaxDatasets`;
-		/// `bond` in planck.
+		/// `input.params` within `ManifestLimits`; `bond` in planck.
 		///
 		/// Errors: [`Error::BondTooLow`], [`Error::NoDatasets`], [`Error::DuplicateDataset`],
-		/// [`Error::RatiosDoNotSum`], [`Error::DatasetNotApproved`], [`Error::NoSegments`],
-		/// [`Error::UnknownParent`], [`Error::ParentNotAccepted`], [`Error::QuotaExceeded`],
-		/// [`Error::ScheduleFull`], [`Error::InsufficientBalance`], and the parameter DAG's
-		/// errors for the new block (unknown payload, invalid PoW, duplicate block).
-		/// Emits [`Event::ClaimSubmitted`].
+		/// [`Error::RatiosDoNotSum`], [`Error::ValidationDatasetNamed`],
+		/// [`Error::DatasetNotApproved`], [`Error::StepsOutOfRange`],
+		/// [`Error::CheckpointIntervalOutOfRange`], [`Error::TooManySegments`],
+		/// [`Error::BatchSizeOutOfRange`], [`Error::SeqLenOutOfRange`],
+		/// [`Error::TooManyTokensPerStep`], [`Error::UnknownParent`],
+		/// [`Error::ParentNotAccepted`], [`Error::QuotaExceeded`], [`Error::ScheduleFull`],
+		/// [`Error::InsufficientBalance`], and the parameter DAG's errors for the new block
+		/// (unknown payload, invalid PoW, duplicate block). Emits [`Event::ClaimSubmitted`].
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::submit_claim(input.datasets.len() as u32))]
 		pub fn submit_claim(
@@ -512,31 +627,57 @@ pub mod pallet {
 			Self::do_submit_claim(trainer, input, bond).map(|_| ())
 		}
 
-		/// Reports a validator's evaluation and replay of a claim. The report that brings the
-		/// number of identical reports to ⅔ of the validators (rounded up) decides the claim;
-		/// later reports are taken until the deadline and checked for deviation when the
-		/// window closes.
+		// Call index 1 (`submit_report`, plain reports) was replaced by commit and reveal.
+
+		/// Commits to a report on a claim: `commitment =
+		/// blyan_primitives::pol::report_commitment(claim, signer, report, salt)`, revealed
+		/// later with [`Call::reveal_report`].
 		///
-		/// Origin: signed by an active validator (its off-chain worker's Blyan key).
+		/// Origin: signed by an active validator other than the claim's trainer. Taken from
+		/// the challenge draw up to and including the claim's `commit_until`.
 		///
-		/// Errors: [`Error::UnknownClaim`], [`Error::NotTakingReports`], [`Error::NotValidator`],
-		/// [`Error::DuplicateReport`], [`Error::TooManyReports`]. Emits
-		/// [`Event::ReportSubmitted`], and the decision's events when it decides.
-		#[pallet::call_index(1)]
+		/// Errors: [`Error::UnknownClaim`], [`Error::ChallengeNotDrawn`],
+		/// [`Error::CommitWindowClosed`], [`Error::NotValidator`], [`Error::OwnClaim`],
+		/// [`Error::AlreadyCommitted`], [`Error::TooManyCommitments`]. Emits
+		/// [`Event::ReportCommitted`].
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::commit_report())]
+		pub fn commit_report(
+			origin: OriginFor<T>,
+			claim: ClaimId,
+			commitment: Hash,
+		) -> DispatchResult {
+			let validator = ensure_signed(origin)?;
+			Self::do_commit_report(validator, claim, commitment)
+		}
+
+		/// Reveals a committed report. The reveal that brings the number of identical reports
+		/// to ⌈⅔ · active validators⌉ decides the claim; later reveals are taken until
+		/// `reveal_until` and compared with the quorum when the window closes.
+		///
+		/// Origin: signed by a validator that committed on the claim. Taken after
+		/// `commit_until` up to and including `reveal_until`.
+		///
+		/// Errors: [`Error::UnknownClaim`], [`Error::RevealNotOpen`],
+		/// [`Error::RevealWindowClosed`], [`Error::NoCommitment`],
+		/// [`Error::CommitmentMismatch`], [`Error::AlreadyRevealed`]. Emits
+		/// [`Event::ReportRevealed`], and the decision's events when it decides.
+		#[pallet::call_index(3)]
 		#[pallet::weight(
-			T::WeightInfo::submit_report(T::MaxValidators::get())
-				.saturating_add(T::WeightInfo::decide(T::MaxValidators::get()))
+			T::WeightInfo::reveal_report(T::MaxValidators::get())
+				.saturating_add(T::WeightInfo::decide(T::MaxDatasets::get()))
 		)]
-		pub fn submit_report(
+		pub fn reveal_report(
 			origin: OriginFor<T>,
 			claim: ClaimId,
 			report: EvalReport,
+			salt: Hash,
 		) -> DispatchResultWithPostInfo {
 			let validator = ensure_signed(origin)?;
-			let (reports, decided) = Self::do_submit_report(validator, claim, report)?;
-			let mut weight = T::WeightInfo::submit_report(reports);
-			if decided {
-				weight = weight.saturating_add(T::WeightInfo::decide(reports));
+			let (reveals, decided) = Self::do_reveal_report(validator, claim, report, salt)?;
+			let mut weight = T::WeightInfo::reveal_report(reveals);
+			if let Some(datasets) = decided {
+				weight = weight.saturating_add(T::WeightInfo::decide(datasets));
 			}
 			Ok(Some(weight).into())
 		}
@@ -558,11 +699,47 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Identical reports needed to decide before the deadline: ⅔ of the validators, rounded
-	/// up, at least 1.
+	/// Identical reports needed to decide: ⌈⅔ · active validators⌉, at least 1.
 	pub fn decision_threshold() -> u32 {
-		let n = T::Validators::count().max(1);
-		n.saturating_mul(2).saturating_add(2) / 3
+		decision_threshold(T::Validators::count())
+	}
+
+	/// The validators who may report on a claim of `trainer`: all active ones but the trainer.
+	pub fn eligible_reporters(trainer: &T::AccountId) -> u32 {
+		let n = T::Validators::count();
+		if T::Validators::is_validator(trainer) {
+			n.saturating_sub(1)
+		} else {
+			n
+		}
+	}
+
+	/// Whether this configuration makes forging segments a losing bet
+	/// ([`blyan_primitives::pol::forgery_never_pays`] with `SlashFraction · MinBond` as the
+	/// slash and `TrainerReward + DataReward` as the gain).
+	pub fn forgery_never_pays() -> bool {
+		let slash: u128 = (T::SlashFraction::get() * T::MinBond::get()).unique_saturated_into();
+		let gain: u128 = T::TrainerReward::get()
+			.saturating_add(T::DataReward::get())
+			.unique_saturated_into();
+		blyan_primitives::pol::forgery_never_pays(
+			T::ManifestLimits::get().max_segments,
+			T::ReplaySegments::get(),
+			slash,
+			gain,
+		)
+	}
+
+	/// Maps a [`ParamsError`] to its call error.
+	fn params_error(e: ParamsError) -> Error<T> {
+		match e {
+			ParamsError::Steps => Error::<T>::StepsOutOfRange,
+			ParamsError::CheckpointInterval => Error::<T>::CheckpointIntervalOutOfRange,
+			ParamsError::Segments => Error::<T>::TooManySegments,
+			ParamsError::BatchSize => Error::<T>::BatchSizeOutOfRange,
+			ParamsError::SeqLen => Error::<T>::SeqLenOutOfRange,
+			ParamsError::TokensPerStep => Error::<T>::TooManyTokensPerStep,
+		}
 	}
 
 	/// Checks and records a claim; see [`Call::submit_claim`]. Returns the claim id.
@@ -582,13 +759,15 @@ impl<T: Config> Pallet<T> {
 			sum = sum.saturating_add(u64::from(share.ratio_ppm));
 		}
 		ensure!(sum == u64::from(PPM), Error::<T>::RatiosDoNotSum);
+		let validation = T::Datasets::validation_dataset();
 		for share in input.datasets.iter() {
+			ensure!(Some(share.dataset) != validation, Error::<T>::ValidationDatasetNamed);
 			ensure!(
 				T::Datasets::approved_creator(share.dataset).is_some(),
 				Error::<T>::DatasetNotApproved
 			);
 		}
-		ensure!(input.segments > 0, Error::<T>::NoSegments);
+		T::ManifestLimits::get().check(&input.params).map_err(Self::params_error)?;
 		let unit = T::Dag::unit_of(&input.parent).ok_or(Error::<T>::UnknownParent)?;
 		ensure!(T::Dag::accepted(&unit) == Some(input.parent), Error::<T>::ParentNotAccepted);
 		let unit: BoundedVec<u8, T::MaxUnitNameLen> =
@@ -604,20 +783,34 @@ impl<T: Config> Pallet<T> {
 		);
 
 		let challenge_at = now.saturating_add(T::ChallengeDelay::get());
-		let decide_at = challenge_at
-			.saturating_add(T::EvaluationWindow::get())
-			.saturating_add(1u32.into());
-		let id = NextClaimId::<T>::get();
-		Challenges::<T>::try_mutate(challenge_at, |q| q.try_push(id))
-			.map_err(|_| Error::<T>::ScheduleFull)?;
-		Decisions::<T>::try_mutate(decide_at, |q| q.try_push(id))
-			.map_err(|_| Error::<T>::ScheduleFull)?;
+		let commit_until = challenge_at.saturating_add(T::CommitWindow::get());
+		let reveal_until = commit_until.saturating_add(T::RevealWindow::get());
+		let close_at = reveal_until.saturating_add(1u32.into());
+		ensure!(
+			(Challenges::<T>::decode_len(challenge_at).unwrap_or(0) as u32)
+				< T::MaxClaimsPerBlock::get()
+				&& (Decisions::<T>::decode_len(close_at).unwrap_or(0) as u32)
+					< T::MaxClaimsPerBlock::get(),
+			Error::<T>::ScheduleFull
+		);
+		ensure!(
+			T::Currency::can_hold(&HoldReason::ClaimBond.into(), &trainer, bond),
+			Error::<T>::InsufficientBalance
+		);
 
+		// Last fallible step: the DAG writes nothing when it fails.
 		let block =
 			T::Dag::propose_child(&trainer, &input.parent, &input.payload_root, input.nonce)?;
-		T::Currency::hold(&HoldReason::ClaimBond.into(), &trainer, bond)
-			.map_err(|_| Error::<T>::InsufficientBalance)?;
-
+		let id = NextClaimId::<T>::get();
+		if T::Currency::hold(&HoldReason::ClaimBond.into(), &trainer, bond).is_err() {
+			// `can_hold` said yes; undo the proposal rather than keep a claim without a bond.
+			let _ = T::Dag::reject(&block);
+			frame_support::defensive!("can_hold and hold disagree");
+			return Err(Error::<T>::InsufficientBalance.into());
+		}
+		// Room was checked above; these cannot fail.
+		let _ = Challenges::<T>::try_mutate(challenge_at, |q| q.try_push(id));
+		let _ = Decisions::<T>::try_mutate(close_at, |q| q.try_push(id));
 		NextClaimId::<T>::put(id.saturating_add(1));
 		ClaimQuota::<T>::insert(&trainer, (day, used.saturating_add(1)));
 		ClaimOfBlock::<T>::insert(block, id);
@@ -630,8 +823,13 @@ impl<T: Config> Pallet<T> {
 				input,
 				bond,
 				submitted_at: now,
-				deadline: challenge_at.saturating_add(T::EvaluationWindow::get()),
-				stage: ClaimStage::AwaitingChallenge { at: challenge_at },
+				challenge_at,
+				commit_until,
+				reveal_until,
+				segments: BoundedVec::new(),
+				commitments: 0,
+				quorum: None,
+				stage: ClaimStage::AwaitingChallenge,
 			},
 		);
 		Self::deposit_event(Event::ClaimSubmitted {
@@ -644,43 +842,26 @@ impl<T: Config> Pallet<T> {
 		Ok(id)
 	}
 
-	/// The challenged segments of a claim with `segments` training segments:
-	/// `min(ReplaySegments, segments)` distinct indices in `0..segments`, ascending, drawn from
-	/// `seed` by hashing `seed ‖ claim ‖ counter` (blake2-256) until enough distinct ones came
-	/// out (at most 8 · r + 8 draws; the rest are filled with the smallest unused indices, so
-	/// the result is always complete).
+	/// The challenged segments of claim `claim` with `segments` training segments, drawn from
+	/// `seed` ([`blyan_primitives::pol::challenge_segments`] with `r = ReplaySegments`).
 	pub fn challenge_segments(
-		seed: &[u8; 32],
+		seed: &Hash,
 		claim: ClaimId,
 		segments: u32,
 	) -> BoundedVec<u32, T::ReplaySegments> {
-		let want = T::ReplaySegments::get().min(segments) as usize;
-		let mut chosen: Vec<u32> = Vec::with_capacity(want);
-		let mut counter: u32 = 0;
-		while chosen.len() < want && counter < (want as u32).saturating_mul(8).saturating_add(8) {
-			let h = sp_io::hashing::blake2_256(&(seed, claim, counter).encode());
-			counter = counter.saturating_add(1);
-			let v = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) % segments;
-			if !chosen.contains(&v) {
-				chosen.push(v);
-			}
-		}
-		let mut next = 0;
-		while chosen.len() < want {
-			if !chosen.contains(&next) {
-				chosen.push(next);
-			}
-			next = next.saturating_add(1);
-		}
-		chosen.sort_unstable();
-		BoundedVec::truncate_from(chosen)
+		BoundedVec::truncate_from(blyan_primitives::pol::challenge_segments(
+			seed,
+			claim,
+			segments,
+			T::ReplaySegments::get(),
+		))
 	}
 
 	/// Draws the challenge of claim `id` in the current block `n` (seed: hash of block
 	/// `n − 1`).
 	fn draw_challenge(id: ClaimId) {
 		let Some(mut claim) = Claims::<T>::get(id) else { return };
-		if !matches!(claim.stage, ClaimStage::AwaitingChallenge { .. }) {
+		if claim.stage != ClaimStage::AwaitingChallenge {
 			return;
 		}
 		let n = frame_system::Pallet::<T>::block_number();
@@ -689,161 +870,153 @@ impl<T: Config> Pallet<T> {
 		let bytes = parent.as_ref();
 		let len = bytes.len().min(32);
 		seed[..len].copy_from_slice(&bytes[..len]);
-		let segments = Self::challenge_segments(&seed, id, claim.input.segments);
-		let deadline = claim.deadline;
-		claim.stage = ClaimStage::Evaluating { segments: segments.clone() };
+		let segments = Self::challenge_segments(&seed, id, claim.input.params.segments());
+		claim.segments = segments.clone();
+		claim.stage = ClaimStage::Evaluating;
+		let (commit_until, reveal_until) = (claim.commit_until, claim.reveal_until);
 		Claims::<T>::insert(id, claim);
-		Self::deposit_event(Event::ChallengeDrawn { claim: id, segments, deadline });
+		Self::deposit_event(Event::ChallengeDrawn {
+			claim: id,
+			segments,
+			commit_until,
+			reveal_until,
+		});
 	}
 
-	/// Closes the report window of claim `id`: decides it if still undecided, then records
-	/// the deviant reports.
-	fn close_window(id: ClaimId) {
-		let Some(claim) = Claims::<T>::get(id) else { return };
-		if matches!(claim.stage, ClaimStage::Evaluating { .. }) {
-			Self::decide(id, claim);
+	/// Records a commitment; see [`Call::commit_report`].
+	pub fn do_commit_report(
+		validator: T::AccountId,
+		id: ClaimId,
+		commitment: Hash,
+	) -> DispatchResult {
+		let mut claim = Claims::<T>::get(id).ok_or(Error::<T>::UnknownClaim)?;
+		ensure!(claim.stage != ClaimStage::AwaitingChallenge, Error::<T>::ChallengeNotDrawn);
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(
+			claim.stage == ClaimStage::Evaluating && now <= claim.commit_until,
+			Error::<T>::CommitWindowClosed
+		);
+		ensure!(T::Validators::is_validator(&validator), Error::<T>::NotValidator);
+		ensure!(validator != claim.trainer, Error::<T>::OwnClaim);
+		ensure!(!Commitments::<T>::contains_key(id, &validator), Error::<T>::AlreadyCommitted);
+		ensure!(claim.commitments < T::MaxValidators::get(), Error::<T>::TooManyCommitments);
+		claim.commitments = claim.commitments.saturating_add(1);
+		Commitments::<T>::insert(id, &validator, commitment);
+		let complete = claim.commitments >= Self::eligible_reporters(&claim.trainer);
+		if complete {
+			// Nobody else can commit: reveals may start with the next block, and the window
+			// closes `RevealWindow` blocks later (when there is room in that block's queue).
+			claim.commit_until = now;
+			let reveal_until = now.saturating_add(T::RevealWindow::get());
+			let (old_close, new_close) = (
+				claim.reveal_until.saturating_add(1u32.into()),
+				reveal_until.saturating_add(1u32.into()),
+			);
+			if new_close < old_close
+				&& Decisions::<T>::try_mutate(new_close, |q| q.try_push(id)).is_ok()
+			{
+				Decisions::<T>::mutate(old_close, |q| q.retain(|c| *c != id));
+				claim.reveal_until = reveal_until;
+			}
 		}
-		let reports = Reports::<T>::get(id);
-		for validator in Self::deviants(&reports) {
-			let count = Deviations::<T>::mutate(&validator, |c| {
-				*c = c.saturating_add(1);
-				*c
+		let reveal_until = claim.reveal_until;
+		Claims::<T>::insert(id, claim);
+		Self::deposit_event(Event::ReportCommitted { claim: id, validator });
+		if complete {
+			Self::deposit_event(Event::CommitmentsComplete {
+				claim: id,
+				reveals_from: now.saturating_add(1u32.into()),
+				reveal_until,
 			});
-			Self::deposit_event(Event::ReportDeviated { claim: id, validator, count });
 		}
+		Ok(())
 	}
 
-	/// The validators whose reports deviate from the majority report: the most frequent
-	/// exact report, if more than half of the reports are equal to it. A report deviates
-	/// when a loss differs from the majority's by more than `DeviationTolerance`, or its
-	/// replay verdict or digest differs. Without such a majority nobody is flagged.
-	pub fn deviants(reports: &[(T::AccountId, EvalReport)]) -> Vec<T::AccountId> {
-		let Some((reference, n)) = Self::mode(reports.iter().map(|(_, r)| *r)) else {
-			return Vec::new();
-		};
-		if n.saturating_mul(2) <= reports.len() {
-			return Vec::new();
-		}
-		let tol = T::DeviationTolerance::get();
-		reports
-			.iter()
-			.filter(|(_, r)| {
-				!within_ppm(r.parent_loss, reference.parent_loss, tol)
-					|| !within_ppm(r.candidate_loss, reference.candidate_loss, tol)
-					|| r.replay != reference.replay
-					|| r.replay_digest != reference.replay_digest
-			})
-			.map(|(v, _)| v.clone())
-			.collect()
-	}
-
-	/// Records a report; decides the claim when [`Self::decision_threshold`] reports are
-	/// identical. Returns the number of reports the claim holds and whether it was decided
-	/// (for the weight).
-	pub fn do_submit_report(
+	/// Records a reveal and decides the claim when [`Self::decision_threshold`] revealed
+	/// reports are identical; see [`Call::reveal_report`]. Returns the number of reveals and,
+	/// when it decided, the claim's number of datasets (for the weight).
+	pub fn do_reveal_report(
 		validator: T::AccountId,
 		id: ClaimId,
 		report: EvalReport,
-	) -> Result<(u32, bool), DispatchError> {
+		salt: Hash,
+	) -> Result<(u32, Option<u32>), DispatchError> {
 		let claim = Claims::<T>::get(id).ok_or(Error::<T>::UnknownClaim)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(
-			!matches!(claim.stage, ClaimStage::AwaitingChallenge { .. }) && now <= claim.deadline,
-			Error::<T>::NotTakingReports
+			claim.stage != ClaimStage::AwaitingChallenge && now > claim.commit_until,
+			Error::<T>::RevealNotOpen
 		);
-		ensure!(T::Validators::is_validator(&validator), Error::<T>::NotValidator);
+		ensure!(now <= claim.reveal_until, Error::<T>::RevealWindowClosed);
+		let commitment = Commitments::<T>::get(id, &validator).ok_or(Error::<T>::NoCommitment)?;
+		ensure!(
+			report_commitment(id, &validator, &report, &salt) == commitment,
+			Error::<T>::CommitmentMismatch
+		);
 		let mut reports = Reports::<T>::get(id);
-		ensure!(!reports.iter().any(|(v, _)| *v == validator), Error::<T>::DuplicateReport);
+		ensure!(!reports.iter().any(|(v, _)| *v == validator), Error::<T>::AlreadyRevealed);
+		// At most one reveal per commitment, and commitments are bounded by MaxValidators.
 		reports
 			.try_push((validator.clone(), report))
-			.map_err(|_| Error::<T>::TooManyReports)?;
+			.map_err(|_| Error::<T>::TooManyCommitments)?;
 		let count = reports.len() as u32;
-		let agreeing = Self::mode(reports.iter().map(|(_, r)| *r)).map_or(0, |(_, n)| n);
+		let agreeing = reports.iter().filter(|(_, r)| *r == report).count() as u32;
 		Reports::<T>::insert(id, reports);
-		Self::deposit_event(Event::ReportSubmitted { claim: id, validator, report });
-		let decide = matches!(claim.stage, ClaimStage::Evaluating { .. })
-			&& agreeing as u32 >= Self::decision_threshold();
-		if decide {
-			Self::decide(id, claim);
+		Self::deposit_event(Event::ReportRevealed { claim: id, validator, report });
+		if claim.stage == ClaimStage::Evaluating && agreeing >= Self::decision_threshold() {
+			let datasets = claim.input.datasets.len() as u32;
+			Self::decide(id, claim, report);
+			return Ok((count, Some(datasets)));
 		}
-		Ok((count, decide))
+		Ok((count, None))
 	}
 
-	/// The verdict of a claim's reports, without side effects: `Ok(median_ppm)` to accept,
-	/// or the rejection reason (checked in the order of the crate docs).
-	pub fn evaluate_reports(
-		claim: &Claim<T>,
-		reports: &[(T::AccountId, EvalReport)],
-	) -> Result<i64, RejectReason> {
-		if reports.is_empty() {
-			return Err(RejectReason::NoReports);
+	/// The verdict of a quorum report `q` on `claim`, without side effects: `Ok(improvement
+	/// ppm)` to accept, or the rejection reason (checked in the order of the crate docs).
+	pub fn verdict(claim: &Claim<T>, q: &EvalReport) -> Result<i64, RejectReason> {
+		if q.replay != ReplayVerdict::Match {
+			return Err(RejectReason::ReplayFailed { verdict: q.replay });
 		}
 		if T::Dag::accepted(&claim.unit) != Some(claim.input.parent) {
 			return Err(RejectReason::Superseded);
 		}
-		let matches = reports.iter().filter(|(_, r)| r.replay == ReplayVerdict::Match).count();
-		if matches.saturating_mul(2) <= reports.len() {
-			return Err(RejectReason::ReplayMismatch);
+		let improvement_ppm = improvement_ppm(q.parent_loss, q.candidate_loss);
+		if improvement_ppm < i64::from(T::MinImprovement::get()) {
+			return Err(RejectReason::InsufficientImprovement { improvement_ppm });
 		}
-		let mut candidates: Vec<u64> = reports.iter().map(|(_, r)| r.candidate_loss).collect();
-		let mut improvements: Vec<i64> = reports
-			.iter()
-			.map(|(_, r)| improvement_ppm(r.parent_loss, r.candidate_loss))
-			.collect();
-		// `reports` is non-empty, so both medians exist.
-		let median_candidate = lower_median(&mut candidates).unwrap_or_default();
-		let median_ppm = lower_median(&mut improvements).unwrap_or_default();
-		if median_ppm < i64::from(T::MinImprovement::get()) {
-			return Err(RejectReason::InsufficientImprovement { median_ppm });
+		if !within_ppm(claim.input.claimed_loss, q.candidate_loss, T::ClaimTolerance::get()) {
+			return Err(RejectReason::ClaimedLossNotReproduced { measured: q.candidate_loss });
 		}
-		if !within_ppm(claim.input.claimed_loss, median_candidate, T::ClaimTolerance::get()) {
-			return Err(RejectReason::ClaimedLossNotReproduced { measured: median_candidate });
-		}
-		Ok(median_ppm)
+		Ok(improvement_ppm)
 	}
 
-	/// The most frequent value and its count (the first one seen among equally frequent
-	/// ones). O(n²) over at most `MaxValidators` values.
-	fn mode<V: PartialEq + Copy>(values: impl Iterator<Item = V> + Clone) -> Option<(V, usize)> {
-		let mut best: Option<(V, usize)> = None;
-		for v in values.clone() {
-			let n = values.clone().filter(|w| *w == v).count();
-			if best.map_or(true, |(_, m)| n > m) {
-				best = Some((v, n));
-			}
-		}
-		best
-	}
-
-	/// Decides claim `id` by the verdict of [`Self::evaluate_reports`]: moves `ParamIndex`,
+	/// Decides claim `id` on the quorum report `q` ([`Self::verdict`]): moves `ParamIndex`,
 	/// the bond, the rewards and the trust.
-	fn decide(id: ClaimId, mut claim: Claim<T>) {
-		let reports = Reports::<T>::get(id);
-		let verdict = Self::evaluate_reports(&claim, &reports);
+	fn decide(id: ClaimId, mut claim: Claim<T>, q: EvalReport) {
 		let reason = HoldReason::ClaimBond.into();
-		let verdict = match verdict {
+		let verdict = match Self::verdict(&claim, &q) {
 			// The DAG refuses only if the block is no longer `Proposed`: treat as superseded.
-			Ok(median) => T::Dag::accept(&claim.block)
-				.map(|_| median)
+			Ok(improvement) => T::Dag::accept(&claim.block)
+				.map(|_| improvement)
 				.map_err(|_| RejectReason::Superseded),
 			Err(r) => Err(r),
 		};
+		claim.quorum = Some(q);
 		match verdict {
-			Ok(median_ppm) => {
+			Ok(improvement_ppm) => {
 				let _ = T::Currency::release(
 					&reason,
 					&claim.trainer,
 					claim.bond,
 					Precision::BestEffort,
 				);
-				let reward = T::TrainerReward::get();
-				let reward =
-					T::Currency::mint_into(&claim.trainer, reward).unwrap_or_else(|_| Zero::zero());
-				claim.stage = ClaimStage::Accepted { median_ppm };
+				let reward = T::Currency::mint_into(&claim.trainer, T::TrainerReward::get())
+					.unwrap_or_else(|_| Zero::zero());
+				claim.stage = ClaimStage::Accepted { improvement_ppm };
 				Self::deposit_event(Event::ClaimAccepted {
 					claim: id,
 					block: claim.block,
-					median_ppm,
+					improvement_ppm,
 					reward,
 				});
 				for share in claim.input.datasets.iter() {
@@ -869,15 +1042,7 @@ impl<T: Config> Pallet<T> {
 				let _ = T::Dag::reject(&claim.block);
 				let mut slashed = Zero::zero();
 				if reject.slashes() {
-					let slash = T::SlashFraction::get() * claim.bond;
-					slashed = T::Currency::burn_held(
-						&reason,
-						&claim.trainer,
-						slash,
-						Precision::BestEffort,
-						Fortitude::Force,
-					)
-					.unwrap_or_else(|_| Zero::zero());
+					slashed = Self::burn_bond(&claim, T::SlashFraction::get());
 					Self::record_trust(&claim.trainer, false);
 				}
 				let rest = claim.bond.saturating_sub(slashed);
@@ -894,11 +1059,182 @@ impl<T: Config> Pallet<T> {
 		Claims::<T>::insert(id, claim);
 	}
 
+	/// Burns `share` of the claim's held bond; returns what was burnt.
+	fn burn_bond(claim: &Claim<T>, share: Perbill) -> BalanceOf<T> {
+		T::Currency::burn_held(
+			&HoldReason::ClaimBond.into(),
+			&claim.trainer,
+			share * claim.bond,
+			Precision::BestEffort,
+			Fortitude::Force,
+		)
+		.unwrap_or_else(|_| Zero::zero())
+	}
+
+	/// Closes the window of claim `id`: an undecided claim expires; then missed reveals and
+	/// reports that differ from the quorum are recorded, and the commitments are dropped.
+	fn close_window(id: ClaimId) {
+		let Some(mut claim) = Claims::<T>::get(id) else { return };
+		let reports = Reports::<T>::get(id);
+		if claim.stage == ClaimStage::Evaluating {
+			let _ = T::Dag::reject(&claim.block);
+			let fee = Self::burn_bond(&claim, T::ExpiryFee::get());
+			let rest = claim.bond.saturating_sub(fee);
+			let _ = T::Currency::release(
+				&HoldReason::ClaimBond.into(),
+				&claim.trainer,
+				rest,
+				Precision::BestEffort,
+			);
+			claim.stage = ClaimStage::Expired;
+			Self::deposit_event(Event::ClaimExpired {
+				claim: id,
+				block: claim.block,
+				fee,
+				commitments: claim.commitments,
+				reveals: reports.len() as u32,
+			});
+			Claims::<T>::insert(id, &claim);
+		}
+		let committed: Vec<T::AccountId> =
+			Commitments::<T>::drain_prefix(id).map(|(v, _)| v).collect();
+		for validator in committed {
+			if !reports.iter().any(|(v, _)| *v == validator) {
+				Self::record_deviation(id, validator, Deviation::NotRevealed);
+			}
+		}
+		if let Some(q) = claim.quorum {
+			let tol = T::DeviationTolerance::get();
+			for (validator, r) in reports.iter() {
+				let differs = !within_ppm(r.parent_loss, q.parent_loss, tol)
+					|| !within_ppm(r.candidate_loss, q.candidate_loss, tol)
+					|| r.replay != q.replay
+					|| r.replay_digest != q.replay_digest;
+				if differs {
+					Self::record_deviation(id, validator.clone(), Deviation::DiffersFromQuorum);
+				}
+			}
+		}
+	}
+
+	fn record_deviation(claim: ClaimId, validator: T::AccountId, deviation: Deviation) {
+		let count = Deviations::<T>::mutate(&validator, |c| {
+			*c = c.saturating_add(1);
+			*c
+		});
+		Self::deposit_event(Event::ReportDeviated { claim, validator, deviation, count });
+	}
+
 	/// Records an outcome in the trainer's trust and reports a level change.
 	fn record_trust(trainer: &T::AccountId, success: bool) {
 		let changed = TrainerTrust::<T>::mutate(trainer, |t| t.record(success));
 		if let Some(level) = changed {
 			Self::deposit_event(Event::TrainerTrustChanged { trainer: trainer.clone(), level });
 		}
+	}
+
+	/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
+	///
+	/// - every claim below `NextClaimId` exists, and none at or above it;
+	/// - `ClaimOfBlock` maps each claim's block to the claim;
+	/// - the bonds held under `ClaimBond` add up, per trainer, to the bonds of the trainer's
+	///   open claims;
+	/// - an open claim's DAG block is still `Proposed`, and it is scheduled for its challenge
+	///   (awaiting) and for its close;
+	/// - its commitments are counted exactly, at most `MaxValidators`, and the revealed
+	///   reports come from committed validators, at most one each;
+	/// - a drawn challenge has `min(r, segments)` distinct ascending segments below the
+	///   segment count;
+	/// - the windows are ordered `submitted_at < challenge_at ≤ commit_until < reveal_until`;
+	/// - a claim decided by a quorum holds the quorum report.
+	///
+	/// Cost: iterates every claim (off-chain only).
+	#[cfg(any(feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		let next = NextClaimId::<T>::get();
+		let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut count: u64 = 0;
+		for (id, claim) in Claims::<T>::iter() {
+			count = count.saturating_add(1);
+			ensure!(id < next, "a claim id is at or above NextClaimId");
+			ensure!(ClaimOfBlock::<T>::get(claim.block) == Some(id), "ClaimOfBlock is wrong");
+			ensure!(
+				claim.submitted_at < claim.challenge_at
+					&& claim.challenge_at <= claim.commit_until
+					&& claim.commit_until < claim.reveal_until,
+				"claim windows out of order"
+			);
+			let now = frame_system::Pallet::<T>::block_number();
+			let open = !claim.stage.is_final();
+			let closed = now > claim.reveal_until;
+			let close_at = claim.reveal_until.saturating_add(1u32.into());
+			if open {
+				ensure!(!closed, "a claim past its window is still open");
+				let b = bonds.entry(claim.trainer.clone()).or_default();
+				*b = b.saturating_add(claim.bond);
+				ensure!(T::Dag::is_proposed(&claim.block), "an open claim's block is not Proposed");
+			}
+			if closed {
+				ensure!(
+					Commitments::<T>::iter_prefix(id).next().is_none(),
+					"a closed claim keeps commitments"
+				);
+			} else {
+				ensure!(
+					Decisions::<T>::get(close_at).contains(&id),
+					"a claim is not scheduled to close"
+				);
+				let committed = Commitments::<T>::iter_prefix(id).count() as u32;
+				ensure!(committed == claim.commitments, "commitment count is wrong");
+				ensure!(committed <= T::MaxValidators::get(), "too many commitments");
+				let reports = Reports::<T>::get(id);
+				for (i, (v, _)) in reports.iter().enumerate() {
+					ensure!(Commitments::<T>::contains_key(id, v), "a reveal without commitment");
+					ensure!(
+						!reports.iter().take(i).any(|(w, _)| w == v),
+						"two reveals by one validator"
+					);
+				}
+			}
+			match claim.stage {
+				ClaimStage::AwaitingChallenge => {
+					ensure!(claim.segments.is_empty(), "segments drawn before the challenge");
+					ensure!(
+						Challenges::<T>::get(claim.challenge_at).contains(&id),
+						"a claim awaiting its challenge is not scheduled"
+					);
+				},
+				_ => {
+					let s = claim.input.params.segments();
+					let want = T::ReplaySegments::get().min(s) as usize;
+					ensure!(claim.segments.len() == want, "wrong number of challenged segments");
+					ensure!(
+						claim.segments.windows(2).all(|w| w[0] < w[1])
+							&& claim.segments.iter().all(|x| *x < s),
+						"challenged segments not distinct, sorted and in range"
+					);
+				},
+			}
+			if matches!(claim.stage, ClaimStage::Accepted { .. } | ClaimStage::Rejected(_)) {
+				ensure!(claim.quorum.is_some(), "a decided claim without its quorum report");
+			}
+		}
+		ensure!(count == next, "claims are missing below NextClaimId");
+		let bonds_of = bonds.clone();
+		for (trainer, bond) in bonds {
+			let held = T::Currency::balance_on_hold(&HoldReason::ClaimBond.into(), &trainer);
+			ensure!(held == bond, "held bonds differ from the open claims' bonds");
+		}
+		for (who, _) in frame_system::Account::<T>::iter() {
+			let held = T::Currency::balance_on_hold(&HoldReason::ClaimBond.into(), &who);
+			if !held.is_zero() {
+				ensure!(
+					bonds_of.contains_key(&who),
+					"an account holds a claim bond without an open claim"
+				);
+			}
+		}
+		Ok(())
 	}
 }

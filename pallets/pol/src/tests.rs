@@ -1,9 +1,12 @@
-//! Tests of the Proof-of-Learning pallet: every error, the challenge draw, and the decision
-//! rules with honest and adversarial trainers and validators (engine results mocked as
-//! reports).
+//! Tests of the Proof-of-Learning pallet: every error, the challenge draw, commit and reveal,
+//! the quorum decision with honest and adversarial trainers and validators (engine results
+//! mocked as reports), expiry, deviations, deterrence, and the validators' worker against the
+//! shared fake engine. `run_to` checks the pallet's invariants (`do_try_state`) after every
+//! block.
 
 use crate::{mock::*, *};
 use blyan_primitives::DatasetId;
+use blyan_test_support::dag;
 use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold};
 
 const UNIT: &[u8] = b"layer0.expert0";
@@ -11,6 +14,8 @@ const UNIT: &[u8] = b"layer0.expert0";
 const PARENT_LOSS: u64 = 5_000_000_000;
 /// Candidate loss 2 % below the parent.
 const GOOD_LOSS: u64 = 4_900_000_000;
+/// The mock's bond.
+const BOND: u64 = 1_000;
 
 fn parent() -> Hash {
 	MockDag::accepted(UNIT).unwrap()
@@ -24,33 +29,39 @@ fn shares(list: &[(DatasetId, u32)]) -> BoundedVec<DatasetShare, MaxDatasets> {
 	)
 }
 
+/// 300 steps, K = 10 (30 segments), 8 × 64 tokens.
+fn params() -> TrainingParams {
+	TrainingParams { seed: 5, steps: 300, checkpoint_every: 10, batch_size: 8, seq_len: 64 }
+}
+
 fn input(payload_n: u8, claimed_loss: u64) -> ClaimInput<MaxDatasets> {
 	ClaimInput {
 		parent: parent(),
 		payload_root: payload(payload_n),
 		manifest_root: payload(9),
 		datasets: shares(&[(7, 600_000), (8, 400_000)]),
-		segments: 30,
+		params: params(),
 		claimed_loss,
 		nonce: 0,
 	}
 }
 
 fn submit(who: u64, payload_n: u8, claimed_loss: u64) -> ClaimId {
-	assert_ok!(Pol::submit_claim(
-		RuntimeOrigin::signed(who),
-		input(payload_n, claimed_loss),
-		1_000
-	));
+	assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(who), input(payload_n, claimed_loss), BOND));
 	NextClaimId::<Test>::get() - 1
 }
 
 fn report(parent_loss: u64, candidate_loss: u64, replay: ReplayVerdict) -> EvalReport {
-	EvalReport { parent_loss, candidate_loss, replay, replay_digest: [replay as u8; 32] }
+	let digest = if replay == ReplayVerdict::Match { [0xd1; 32] } else { [0; 32] };
+	EvalReport { parent_loss, candidate_loss, replay, replay_digest: digest }
 }
 
 fn honest() -> EvalReport {
 	report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Match)
+}
+
+fn failed(verdict: ReplayVerdict) -> EvalReport {
+	report(0, 0, verdict)
 }
 
 fn events() -> Vec<Event<Test>> {
@@ -60,48 +71,92 @@ fn events() -> Vec<Event<Test>> {
 		.collect()
 }
 
-fn stage(id: ClaimId) -> ClaimStage<u64, ReplaySegments> {
-	Claims::<Test>::get(id).unwrap().stage
+fn claim(id: ClaimId) -> Claim<Test> {
+	Claims::<Test>::get(id).unwrap()
+}
+
+fn stage(id: ClaimId) -> ClaimStage {
+	claim(id).stage
 }
 
 fn held(who: u64) -> u64 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Pol(HoldReason::ClaimBond), &who)
 }
 
-/// Submits a claim and runs to its challenge block (ChallengeDelay = 2).
+fn free(who: u64) -> u64 {
+	Balances::free_balance(who)
+}
+
+/// Submits a claim and runs to its challenge block.
 fn challenged(who: u64, payload_n: u8, claimed_loss: u64) -> ClaimId {
 	let id = submit(who, payload_n, claimed_loss);
-	run_to(System::block_number() + 2);
-	assert!(matches!(stage(id), ClaimStage::Evaluating { .. }));
+	run_to(claim(id).challenge_at);
+	assert_eq!(stage(id), ClaimStage::Evaluating);
 	id
+}
+
+/// The salt validator `v` uses in the tests.
+fn salt(v: u64) -> Hash {
+	[v as u8; 32]
+}
+
+/// Commits `r` as validator `v`.
+fn commit(id: ClaimId, v: u64, r: &EvalReport) {
+	let c = report_commitment(id, &v, r, &salt(v));
+	assert_ok!(Pol::commit_report(RuntimeOrigin::signed(v), id, c));
+}
+
+/// Reveals `r` as validator `v`.
+fn reveal(id: ClaimId, v: u64, r: &EvalReport) -> DispatchResultWithPostInfo {
+	Pol::reveal_report(RuntimeOrigin::signed(v), id, *r, salt(v))
+}
+
+fn to_reveal(id: ClaimId) {
+	run_to(claim(id).commit_until + 1);
+}
+
+fn to_close(id: ClaimId) {
+	run_to(claim(id).reveal_until + 1);
+}
+
+/// Commits every `(validator, report)`, runs to the reveal window and reveals them all.
+fn commit_and_reveal(id: ClaimId, reports: &[(u64, EvalReport)]) {
+	for (v, r) in reports {
+		commit(id, *v, r);
+	}
+	to_reveal(id);
+	for (v, r) in reports {
+		assert_ok!(reveal(id, *v, r));
+	}
 }
 
 #[test]
 fn submit_claim_proposes_the_block_holds_the_bond_and_schedules_the_challenge() {
 	new_test_ext().execute_with(|| {
 		let id = submit(TRAINER, 1, GOOD_LOSS);
-		let claim = Claims::<Test>::get(id).unwrap();
-		assert_eq!(claim.trainer, TRAINER);
-		assert_eq!(claim.unit.to_vec(), UNIT.to_vec());
-		assert_eq!(claim.stage, ClaimStage::AwaitingChallenge { at: 3 });
-		assert_eq!(claim.deadline, 13);
-		assert_eq!(claim.block, child_id(TRAINER, &parent(), &payload(1), 0));
-		assert_eq!(dag_block(&claim.block).unwrap().status, Status::Proposed);
-		assert_eq!(ClaimOfBlock::<Test>::get(claim.block), Some(id));
-		assert_eq!(held(TRAINER), 1_000);
+		let c = claim(id);
+		assert_eq!(c.trainer, TRAINER);
+		assert_eq!(c.unit.to_vec(), UNIT.to_vec());
+		assert_eq!(c.stage, ClaimStage::AwaitingChallenge);
+		assert_eq!((c.challenge_at, c.commit_until, c.reveal_until), (3, 13, 17));
+		assert_eq!(c.block, child_id(TRAINER, &parent(), &payload(1)));
+		assert!(dag::is_proposed(&c.block));
+		assert_eq!(ClaimOfBlock::<Test>::get(c.block), Some(id));
+		assert_eq!(held(TRAINER), BOND);
 		assert_eq!(Challenges::<Test>::get(3).to_vec(), vec![id]);
-		assert_eq!(Decisions::<Test>::get(14).to_vec(), vec![id]);
+		assert_eq!(Decisions::<Test>::get(18).to_vec(), vec![id]);
 		assert_eq!(ClaimQuota::<Test>::get(TRAINER), (0, 1));
 		assert_eq!(
 			events(),
 			vec![Event::ClaimSubmitted {
 				claim: id,
 				trainer: TRAINER,
-				block: claim.block,
-				bond: 1_000,
+				block: c.block,
+				bond: BOND,
 				challenge_at: 3
 			}]
 		);
+		assert_ok!(Pol::do_try_state());
 	});
 }
 
@@ -109,425 +164,545 @@ fn submit_claim_proposes_the_block_holds_the_bond_and_schedules_the_challenge() 
 fn every_bad_claim_has_its_error_and_changes_nothing() {
 	new_test_ext().execute_with(|| {
 		let o = || RuntimeOrigin::signed(TRAINER);
-		assert_noop!(Pol::submit_claim(o(), input(1, GOOD_LOSS), 99), Error::<Test>::BondTooLow);
-
-		let mut i = input(1, GOOD_LOSS);
-		i.datasets = shares(&[]);
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::NoDatasets);
-
-		let mut i = input(1, GOOD_LOSS);
-		i.datasets = shares(&[(7, 500_000), (7, 500_000)]);
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::DuplicateDataset);
-
-		let mut i = input(1, GOOD_LOSS);
-		i.datasets = shares(&[(7, 500_000), (8, 400_000)]);
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::RatiosDoNotSum);
-
-		// A dataset the trainer did not get approved (unknown to Chain D).
-		let mut i = input(1, GOOD_LOSS);
-		i.datasets = shares(&[(7, 500_000), (99, 500_000)]);
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::DatasetNotApproved);
-
-		let mut i = input(1, GOOD_LOSS);
-		i.segments = 0;
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::NoSegments);
-
-		let mut i = input(1, GOOD_LOSS);
-		i.parent = [0xee; 32];
-		assert_noop!(Pol::submit_claim(o(), i, 1_000), Error::<Test>::UnknownParent);
-
-		// A payload the content store does not hold: the DAG's error passes through.
-		assert_noop!(Pol::submit_claim(o(), input(42, GOOD_LOSS), 1_000), UNKNOWN_PAYLOAD);
-
-		// More than the trainer's free balance.
+		let with = |f: &dyn Fn(&mut ClaimInput<MaxDatasets>)| {
+			let mut i = input(1, GOOD_LOSS);
+			f(&mut i);
+			Pol::submit_claim(o(), i, BOND)
+		};
 		assert_noop!(
-			Pol::submit_claim(o(), input(1, GOOD_LOSS), 1_000_000),
+			Pol::submit_claim(o(), input(1, GOOD_LOSS), BOND - 1),
+			Error::<Test>::BondTooLow
+		);
+		assert_noop!(with(&|i| i.datasets = shares(&[])), Error::<Test>::NoDatasets);
+		assert_noop!(
+			with(&|i| i.datasets = shares(&[(7, 500_000), (7, 500_000)])),
+			Error::<Test>::DuplicateDataset
+		);
+		assert_noop!(
+			with(&|i| i.datasets = shares(&[(7, 500_000), (8, 400_000)])),
+			Error::<Test>::RatiosDoNotSum
+		);
+		assert_noop!(
+			with(&|i| i.datasets = shares(&[(7, 500_000), (99, 500_000)])),
+			Error::<Test>::DatasetNotApproved
+		);
+		assert_noop!(
+			with(&|i| i.datasets = shares(&[(7, 500_000), (0, 500_000)])),
+			Error::<Test>::ValidationDatasetNamed
+		);
+		assert_noop!(with(&|i| i.params.steps = 0), Error::<Test>::StepsOutOfRange);
+		assert_noop!(with(&|i| i.params.steps = 1_001), Error::<Test>::StepsOutOfRange);
+		assert_noop!(
+			with(&|i| i.params.checkpoint_every = 0),
+			Error::<Test>::CheckpointIntervalOutOfRange
+		);
+		assert_noop!(with(&|i| i.params.checkpoint_every = 9), Error::<Test>::TooManySegments);
+		assert_noop!(with(&|i| i.params.batch_size = 0), Error::<Test>::BatchSizeOutOfRange);
+		assert_noop!(with(&|i| i.params.batch_size = 17), Error::<Test>::BatchSizeOutOfRange);
+		assert_noop!(with(&|i| i.params.seq_len = 65), Error::<Test>::SeqLenOutOfRange);
+		// Each dimension in range, their product not (16 × 64 > 512).
+		assert_noop!(with(&|i| i.params.batch_size = 16), Error::<Test>::TooManyTokensPerStep);
+		assert_noop!(with(&|i| i.parent = [0xee; 32]), Error::<Test>::UnknownParent);
+		// A parent that exists but is not the unit's ParamIndex entry.
+		let stale = dag::genesis_block(b"layer0.expert5");
+		dag::set_accepted(b"layer0.expert5", [0x55; 32]);
+		assert_noop!(with(&|i| i.parent = stale), Error::<Test>::ParentNotAccepted);
+		// A payload the content store does not hold: the DAG's error passes through.
+		assert_noop!(Pol::submit_claim(o(), input(42, GOOD_LOSS), BOND), UNKNOWN_PAYLOAD);
+		assert_noop!(
+			Pol::submit_claim(RuntimeOrigin::signed(11), input(1, GOOD_LOSS), BOND),
 			Error::<Test>::InsufficientBalance
 		);
 		assert_eq!(NextClaimId::<Test>::get(), 0);
-		assert!(events().is_empty());
 	});
 }
 
 #[test]
-fn a_claim_on_a_parent_that_is_no_longer_accepted_fails() {
+fn a_claim_cannot_name_the_validation_dataset() {
 	new_test_ext().execute_with(|| {
-		let old = parent();
-		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, honest()));
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, honest()));
-		assert_ne!(parent(), old);
-		let mut i = input(2, GOOD_LOSS);
-		i.parent = old;
+		let mut i = input(1, GOOD_LOSS);
+		i.datasets = shares(&[(0, PPM)]);
 		assert_noop!(
-			Pol::submit_claim(RuntimeOrigin::signed(TRAINER2), i, 1_000),
-			Error::<Test>::ParentNotAccepted
+			Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i.clone(), BOND),
+			Error::<Test>::ValidationDatasetNamed
 		);
+		// The rule follows the spec: with another validation set, dataset 0 is fine.
+		Validation::set(Some(8));
+		assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
 	});
 }
 
 #[test]
-fn a_duplicate_candidate_is_refused_by_the_dag() {
+fn the_quota_counts_per_day_and_falls_with_trust() {
 	new_test_ext().execute_with(|| {
-		submit(TRAINER, 1, GOOD_LOSS);
-		assert_noop!(
-			Pol::submit_claim(RuntimeOrigin::signed(TRAINER), input(1, GOOD_LOSS), 1_000),
-			DUPLICATE_BLOCK
-		);
-	});
-}
-
-#[test]
-fn the_daily_quota_follows_trust_and_restarts_each_day() {
-	new_test_ext().execute_with(|| {
-		// MaxClaimsPerBlock = 3: spread the newbie's 5 claims over blocks.
 		for n in 1..=5u8 {
-			submit(TRAINER, n, GOOD_LOSS);
-			System::set_block_number(System::block_number() + 1);
+			let mut i = input(n, GOOD_LOSS);
+			i.nonce = u64::from(n);
+			assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
+			run_to(System::block_number() + 1);
 		}
 		assert_noop!(
-			Pol::submit_claim(RuntimeOrigin::signed(TRAINER), input(6, GOOD_LOSS), 1_000),
+			Pol::submit_claim(RuntimeOrigin::signed(TRAINER), input(6, GOOD_LOSS), BOND),
 			Error::<Test>::QuotaExceeded
 		);
-		// A trusted trainer gets TrustedDailyClaims.
-		TrainerTrust::<Test>::insert(
-			TRAINER,
-			Trust { level: TrustLevel::Trusted, ..Default::default() },
-		);
-		submit(TRAINER, 6, GOOD_LOSS);
 		// A new day restarts the count.
-		TrainerTrust::<Test>::remove(TRAINER);
-		System::set_block_number(1_000);
-		submit(TRAINER, 7, GOOD_LOSS);
-		assert_eq!(ClaimQuota::<Test>::get(TRAINER), (1, 1));
+		run_to(DayLength::get() + 1);
+		let mut i = input(6, GOOD_LOSS);
+		i.nonce = 6;
+		assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
 	});
 }
 
 #[test]
-fn a_full_schedule_block_fails_with_schedule_full() {
+fn schedule_room_is_checked_before_anything_is_written() {
 	new_test_ext().execute_with(|| {
 		for n in 1..=3u8 {
-			submit(if n % 2 == 0 { TRAINER2 } else { TRAINER }, n, GOOD_LOSS);
+			submit(TRAINER2, n, GOOD_LOSS);
 		}
 		assert_noop!(
-			Pol::submit_claim(RuntimeOrigin::signed(TRAINER2), input(4, GOOD_LOSS), 1_000),
+			Pol::submit_claim(RuntimeOrigin::signed(TRAINER), input(4, GOOD_LOSS), BOND),
 			Error::<Test>::ScheduleFull
 		);
 	});
 }
 
 #[test]
-fn the_challenge_is_drawn_from_the_previous_block_hash() {
+fn the_challenge_is_drawn_after_the_claim_over_the_parameters_segments() {
 	new_test_ext().execute_with(|| {
 		let id = submit(TRAINER, 1, GOOD_LOSS);
 		run_to(2);
-		assert_eq!(stage(id), ClaimStage::AwaitingChallenge { at: 3 });
-		// Reports before the challenge are refused.
-		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(10), id, honest()),
-			Error::<Test>::NotTakingReports
-		);
-		frame_system::BlockHash::<Test>::insert(2, sp_core::H256::repeat_byte(0xab));
+		let seed_block = System::block_hash(2);
 		run_to(3);
-		let expected = Pol::challenge_segments(&[0xab; 32], id, 30);
-		assert_eq!(stage(id), ClaimStage::Evaluating { segments: expected.clone() });
+		let c = claim(id);
+		let expected = blyan_primitives::pol::challenge_segments(
+			&seed_block.into(),
+			id,
+			params().segments(),
+			2,
+		);
+		assert_eq!(c.segments.to_vec(), expected);
+		assert_eq!(c.segments.len(), 2);
+		assert!(c.segments.iter().all(|s| *s < 30));
 		assert!(events().contains(&Event::ChallengeDrawn {
 			claim: id,
-			segments: expected,
-			deadline: 13
+			segments: c.segments.clone(),
+			commit_until: 13,
+			reveal_until: 17,
 		}));
+		// A claim of 1 segment is replayed whole: the count comes from its parameters, and the
+		// engine refuses a manifest whose parameters differ (node tests).
+		let mut i = input(2, GOOD_LOSS);
+		i.params = TrainingParams { steps: 10, checkpoint_every: 10, ..params() };
+		assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER2), i, BOND));
+		let short = NextClaimId::<Test>::get() - 1;
+		run_to(claim(short).challenge_at);
+		assert_eq!(claim(short).segments.to_vec(), vec![0]);
 	});
 }
 
 #[test]
-fn challenge_segments_are_distinct_sorted_in_range_and_seed_dependent() {
+fn commit_report_works_and_every_bad_commitment_has_its_error() {
 	new_test_ext().execute_with(|| {
-		for segments in [1u32, 2, 3, 30, 1_000] {
-			for seed in 0..20u8 {
-				let s = Pol::challenge_segments(&[seed; 32], 5, segments);
-				assert_eq!(s.len() as u32, segments.min(2));
-				assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
-				assert!(s.iter().all(|&i| i < segments));
-			}
-		}
-		let draws: std::collections::BTreeSet<Vec<u32>> = (0..20u8)
-			.map(|seed| Pol::challenge_segments(&[seed; 32], 5, 1_000).to_vec())
-			.collect();
-		assert!(draws.len() > 15, "different seeds give different challenges");
-		assert_eq!(
-			Pol::challenge_segments(&[1; 32], 5, 1_000),
-			Pol::challenge_segments(&[1; 32], 5, 1_000)
-		);
-		assert_ne!(
-			Pol::challenge_segments(&[1; 32], 5, 1_000),
-			Pol::challenge_segments(&[1; 32], 6, 1_000)
-		);
-	});
-}
-
-#[test]
-fn report_errors() {
-	new_test_ext().execute_with(|| {
+		let c = [1u8; 32];
 		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(10), 0, honest()),
+			Pol::commit_report(RuntimeOrigin::signed(10), 5, c),
 			Error::<Test>::UnknownClaim
 		);
-		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let id = submit(TRAINER, 1, GOOD_LOSS);
 		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(TRAINER), id, honest()),
+			Pol::commit_report(RuntimeOrigin::signed(10), id, c),
+			Error::<Test>::ChallengeNotDrawn
+		);
+		run_to(3);
+		assert_noop!(
+			Pol::commit_report(RuntimeOrigin::signed(99), id, c),
 			Error::<Test>::NotValidator
 		);
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, honest()));
+		assert_ok!(Pol::commit_report(RuntimeOrigin::signed(10), id, c));
+		assert_eq!(Commitments::<Test>::get(id, 10), Some(c));
+		assert_eq!(claim(id).commitments, 1);
+		System::assert_last_event(Event::ReportCommitted { claim: id, validator: 10 }.into());
 		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(10), id, honest()),
-			Error::<Test>::DuplicateReport
+			Pol::commit_report(RuntimeOrigin::signed(10), id, [2; 32]),
+			Error::<Test>::AlreadyCommitted
 		);
 		run_to(14);
 		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(11), id, honest()),
-			Error::<Test>::NotTakingReports
+			Pol::commit_report(RuntimeOrigin::signed(11), id, c),
+			Error::<Test>::CommitWindowClosed
 		);
 	});
 }
 
 #[test]
-fn reports_beyond_max_validators_are_refused() {
+fn commitments_are_bounded_by_max_validators() {
 	new_test_ext().execute_with(|| {
-		// 13 validators: the ⅔ threshold (9) is above MaxValidators (8).
-		Validator::set((100..113).collect());
+		Validator::set((10..20).collect());
 		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		for v in 100..108 {
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(v), id, honest()));
+		for v in 10..18 {
+			assert_ok!(Pol::commit_report(RuntimeOrigin::signed(v), id, [v as u8; 32]));
 		}
 		assert_noop!(
-			Pol::submit_report(RuntimeOrigin::signed(108), id, honest()),
-			Error::<Test>::TooManyReports
+			Pol::commit_report(RuntimeOrigin::signed(18), id, [1; 32]),
+			Error::<Test>::TooManyCommitments
 		);
 	});
 }
 
 #[test]
-fn an_honest_claim_is_accepted_at_two_thirds_and_pays_trainer_and_data() {
+fn the_trainers_own_validator_account_cannot_report_on_its_claim() {
 	new_test_ext().execute_with(|| {
-		let old = parent();
+		// Validator 10 trains too.
+		let id = challenged(10, 1, GOOD_LOSS);
+		let c = report_commitment(id, &10u64, &honest(), &salt(10));
+		assert_noop!(Pol::commit_report(RuntimeOrigin::signed(10), id, c), Error::<Test>::OwnClaim);
+		// The other two are ⌈⅔ · 3⌉ and decide.
+		commit_and_reveal(id, &[(11, honest()), (12, honest())]);
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+	});
+}
+
+#[test]
+fn every_bad_reveal_has_its_error_and_changes_nothing() {
+	new_test_ext().execute_with(|| {
+		assert_noop!(reveal(4, 10, &honest()), Error::<Test>::UnknownClaim);
+		let id = submit(TRAINER, 1, GOOD_LOSS);
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::RevealNotOpen);
+		run_to(3);
+		commit(id, 10, &honest());
+		// Reports stay hidden while commitments are taken.
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::RevealNotOpen);
+		to_reveal(id);
+		assert_noop!(reveal(id, 11, &honest()), Error::<Test>::NoCommitment);
+		// Another report, or the right report with another salt, does not open it.
+		assert_noop!(
+			reveal(id, 10, &failed(ReplayVerdict::Mismatch)),
+			Error::<Test>::CommitmentMismatch
+		);
+		assert_noop!(
+			Pol::reveal_report(RuntimeOrigin::signed(10), id, honest(), [0xff; 32]),
+			Error::<Test>::CommitmentMismatch
+		);
+		assert_ok!(reveal(id, 10, &honest()));
+		System::assert_last_event(
+			Event::ReportRevealed { claim: id, validator: 10, report: honest() }.into(),
+		);
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::AlreadyRevealed);
+		run_to(claim(id).reveal_until + 1);
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::RevealWindowClosed);
+	});
+}
+
+#[test]
+fn the_commit_window_ends_once_every_eligible_validator_committed() {
+	new_test_ext().execute_with(|| {
 		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		let block = Claims::<Test>::get(id).unwrap().block;
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, honest()));
-		assert!(matches!(stage(id), ClaimStage::Evaluating { .. }), "1 of 3 is below ⅔");
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, honest()));
-		assert_eq!(stage(id), ClaimStage::Accepted { median_ppm: 20_000 });
-		assert_eq!(parent(), block, "ParamIndex moved");
-		assert_eq!(dag_block(&old).unwrap().status, Status::Superseded);
+		let window_end = claim(id).commit_until;
+		commit(id, 10, &honest());
+		commit(id, 11, &honest());
+		assert_eq!(claim(id).commit_until, window_end, "12 may still commit");
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::RevealNotOpen);
+		commit(id, 12, &honest());
+		let now = System::block_number();
+		assert_eq!(claim(id).commit_until, now);
+		// The window closes RevealWindow blocks from now, not from the planned end.
+		assert_eq!(claim(id).reveal_until, now + RevealWindow::get());
+		assert!(Decisions::<Test>::get(now + RevealWindow::get() + 1).contains(&id));
+		assert!(!Decisions::<Test>::get(window_end + RevealWindow::get() + 1).contains(&id));
+		System::assert_last_event(
+			Event::CommitmentsComplete {
+				claim: id,
+				reveals_from: now + 1,
+				reveal_until: now + RevealWindow::get(),
+			}
+			.into(),
+		);
+		// Reveals are taken from the next block.
+		assert_noop!(reveal(id, 10, &honest()), Error::<Test>::RevealNotOpen);
+		run_to(now + 1);
+		assert_ok!(reveal(id, 10, &honest()));
+		assert_ok!(reveal(id, 11, &honest()));
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+		// A trainer that validates too is not waited for.
+		let id = challenged(10, 2, GOOD_LOSS);
+		commit(id, 11, &honest());
+		commit(id, 12, &honest());
+		assert_eq!(claim(id).commit_until, System::block_number());
+	});
+}
+
+#[test]
+fn a_copied_commitment_opens_nothing_and_the_copier_is_deviant() {
+	new_test_ext().execute_with(|| {
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		commit(id, 10, &honest());
+		commit(id, 12, &honest());
+		// Validator 11 copies 10's commitment from the pool or the state…
+		let copied = Commitments::<Test>::get(id, 10).unwrap();
+		assert_ok!(Pol::commit_report(RuntimeOrigin::signed(11), id, copied));
+		to_reveal(id);
+		assert_ok!(reveal(id, 10, &honest()));
+		// …and then 10's revealed report and salt: its account is in the hash, so it fails.
+		assert_noop!(
+			Pol::reveal_report(RuntimeOrigin::signed(11), id, honest(), salt(10)),
+			Error::<Test>::CommitmentMismatch
+		);
+		assert_ok!(reveal(id, 12, &honest()));
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+		to_close(id);
+		assert!(events().contains(&Event::ReportDeviated {
+			claim: id,
+			validator: 11,
+			deviation: Deviation::NotRevealed,
+			count: 1
+		}));
+		assert_eq!(Deviations::<Test>::get(11), 1);
+		assert_eq!(Deviations::<Test>::get(10), 0);
+		assert_eq!(Commitments::<Test>::iter_prefix(id).count(), 0, "dropped at close");
+	});
+}
+
+#[test]
+fn two_thirds_identical_reveals_accept_and_pay_by_mixing_ratio() {
+	new_test_ext().execute_with(|| {
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let before = free(TRAINER);
+		let block = claim(id).block;
+		commit(id, 10, &honest());
+		commit(id, 11, &honest());
+		to_reveal(id);
+		assert_ok!(reveal(id, 10, &honest()));
+		assert_eq!(stage(id), ClaimStage::Evaluating, "one of three is no quorum");
+		assert_ok!(reveal(id, 11, &honest()));
+		assert_eq!(stage(id), ClaimStage::Accepted { improvement_ppm: 20_000 });
+		assert_eq!(claim(id).quorum, Some(honest()));
+		assert_eq!(MockDag::accepted(UNIT), Some(block));
 		assert_eq!(held(TRAINER), 0);
-		assert_eq!(Balances::free_balance(TRAINER), 10_050);
-		assert_eq!(Balances::free_balance(CREATOR_A), 600);
-		assert_eq!(Balances::free_balance(CREATOR_B), 400);
+		assert_eq!(free(TRAINER), before + BOND + TrainerReward::get());
 		let ev = events();
 		assert!(ev.contains(&Event::ClaimAccepted {
 			claim: id,
 			block,
-			median_ppm: 20_000,
+			improvement_ppm: 20_000,
 			reward: 50
 		}));
 		assert!(ev.contains(&Event::DataContributorRewarded {
 			claim: id,
 			dataset: 7,
 			creator: CREATOR_A,
-			amount: 600
+			amount: 6
 		}));
 		assert!(ev.contains(&Event::DataContributorRewarded {
 			claim: id,
 			dataset: 8,
 			creator: CREATOR_B,
-			amount: 400
+			amount: 4
 		}));
 		assert_eq!(TrainerTrust::<Test>::get(TRAINER).consecutive_approvals, 1);
-		// The third validator may still report until the deadline; it agrees, so nobody deviates.
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(12), id, honest()));
-		run_to(14);
-		assert_eq!(stage(id), ClaimStage::Accepted { median_ppm: 20_000 });
-		assert!(Deviations::<Test>::iter().next().is_none());
+		to_close(id);
+		assert!(!events().iter().any(|e| matches!(e, Event::ReportDeviated { .. })));
 	});
 }
 
-/// Runs a claim to its decision with the three given reports; returns the final stage and
-/// the amount slashed.
-fn decide_with(
-	claimed_loss: u64,
-	reports: [EvalReport; 3],
-) -> (ClaimStage<u64, ReplaySegments>, u64) {
-	let id = challenged(TRAINER, 1, claimed_loss);
-	for (v, r) in (10..13).zip(reports) {
-		let _ = Pol::submit_report(RuntimeOrigin::signed(v), id, r);
-	}
-	run_to(14);
-	let slashed = events()
-		.iter()
-		.find_map(
-			|e| if let Event::ClaimRejected { slashed, .. } = e { Some(*slashed) } else { None },
-		)
-		.unwrap_or(0);
-	(stage(id), slashed)
-}
-
 #[test]
-fn a_claimed_improvement_the_payload_does_not_have_is_rejected_and_slashed() {
+fn one_report_never_decides_the_claim_expires_with_a_fee() {
 	new_test_ext().execute_with(|| {
-		let old = parent();
-		// The payload is worse than the parent; the trainer claimed 2 % better.
-		let worse = report(PARENT_LOSS, 5_010_000_000, ReplayVerdict::Match);
-		let (stage, slashed) = decide_with(GOOD_LOSS, [worse; 3]);
-		assert_eq!(
-			stage,
-			ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: -2_000 })
-		);
-		assert_eq!(slashed, 500);
-		assert_eq!(Balances::free_balance(TRAINER), 9_500);
+		// The trainer's colluding validator alone reports a glowing result; nobody else does.
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let before = free(TRAINER);
+		commit_and_reveal(id, &[(10, honest())]);
+		assert_eq!(stage(id), ClaimStage::Evaluating);
+		to_close(id);
+		assert_eq!(stage(id), ClaimStage::Expired);
+		let fee = ExpiryFee::get() * BOND;
+		assert_eq!(fee, 50);
+		assert_eq!(free(TRAINER), before + BOND - fee);
 		assert_eq!(held(TRAINER), 0);
-		assert_eq!(parent(), old, "ParamIndex did not move");
-		let block = Claims::<Test>::get(0).unwrap().block;
-		assert_eq!(dag_block(&block).unwrap().status, Status::Rejected);
-		assert_eq!(TrainerTrust::<Test>::get(TRAINER).consecutive_rejections, 1);
-		assert_eq!(Balances::free_balance(CREATOR_A), 0);
+		assert_eq!(dag::block(&claim(id).block).unwrap().status, dag::Status::Rejected);
+		assert_ne!(MockDag::accepted(UNIT), Some(claim(id).block));
+		assert_eq!(TrainerTrust::<Test>::get(TRAINER), Trust::default(), "not a failure");
+		assert!(events().contains(&Event::ClaimExpired {
+			claim: id,
+			block: claim(id).block,
+			fee,
+			commitments: 1,
+			reveals: 1
+		}));
 	});
 }
 
 #[test]
-fn an_improvement_below_delta_is_rejected() {
+fn a_minority_cannot_accept_a_forged_claim() {
 	new_test_ext().execute_with(|| {
-		// 0.4 % < δ = 0.5 %.
-		let small = report(PARENT_LOSS, 4_980_000_000, ReplayVerdict::Match);
-		let (stage, _) = decide_with(4_980_000_000, [small; 3]);
-		assert_eq!(
-			stage,
-			ClaimStage::Rejected(RejectReason::InsufficientImprovement { median_ppm: 4_000 })
+		Validator::set(vec![10, 11, 12, 13]);
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let block = claim(id).block;
+		// 13 colludes with the trainer; two honest validators found the replay broken; 12 is
+		// offline. ⌈⅔ · 4⌉ = 3 identical reports are needed either way.
+		commit_and_reveal(
+			id,
+			&[
+				(13, honest()),
+				(10, failed(ReplayVerdict::Mismatch)),
+				(11, failed(ReplayVerdict::Mismatch)),
+			],
 		);
+		assert_eq!(stage(id), ClaimStage::Evaluating);
+		to_close(id);
+		assert_eq!(stage(id), ClaimStage::Expired, "no quorum, no acceptance");
+		assert_ne!(MockDag::accepted(UNIT), Some(block));
 	});
 }
 
 #[test]
-fn a_forged_checkpoint_fails_the_replay_and_is_slashed() {
-	new_test_ext().execute_with(|| {
-		let forged = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Mismatch);
-		let (stage, slashed) = decide_with(GOOD_LOSS, [forged; 3]);
-		assert_eq!(stage, ClaimStage::Rejected(RejectReason::ReplayMismatch));
-		assert_eq!(slashed, 500);
-	});
+fn the_quorum_rejects_and_slashes_every_replay_failure() {
+	for verdict in [ReplayVerdict::Mismatch, ReplayVerdict::Unbound, ReplayVerdict::Unavailable] {
+		new_test_ext().execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			let before = free(TRAINER) + held(TRAINER);
+			// The colluder's glowing report is outvoted by two identical honest ones.
+			commit_and_reveal(id, &[(12, honest()), (10, failed(verdict)), (11, failed(verdict))]);
+			assert_eq!(stage(id), ClaimStage::Rejected(RejectReason::ReplayFailed { verdict }));
+			assert_eq!(free(TRAINER) + held(TRAINER), before - BOND, "the whole bond is burnt");
+			assert_eq!(TrainerTrust::<Test>::get(TRAINER).consecutive_rejections, 1);
+			assert_eq!(dag::block(&claim(id).block).unwrap().status, dag::Status::Rejected);
+			to_close(id);
+			assert!(events().contains(&Event::ReportDeviated {
+				claim: id,
+				validator: 12,
+				deviation: Deviation::DiffersFromQuorum,
+				count: 1
+			}));
+		});
+	}
 }
 
 #[test]
-fn datasets_the_trainer_did_not_train_on_fail_the_replay() {
+fn the_quorum_rejects_a_claim_without_improvement_or_with_an_inflated_loss() {
 	new_test_ext().execute_with(|| {
-		// The batches do not hash to the named datasets' batches: validators report Mismatch.
-		let other = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Mismatch);
-		let unavailable = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Unavailable);
-		let (stage, slashed) = decide_with(GOOD_LOSS, [other, unavailable, other]);
-		assert_eq!(stage, ClaimStage::Rejected(RejectReason::ReplayMismatch));
-		assert_eq!(slashed, 500);
-	});
-}
-
-#[test]
-fn a_claimed_loss_that_is_not_reproduced_is_rejected() {
-	new_test_ext().execute_with(|| {
-		// A real 2 % improvement, but the trainer claimed 10 %.
-		let (stage, slashed) = decide_with(4_500_000_000, [honest(); 3]);
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let flat = report(PARENT_LOSS, PARENT_LOSS - PARENT_LOSS / 1_000, ReplayVerdict::Match);
+		commit_and_reveal(id, &[(10, flat), (11, flat)]);
 		assert_eq!(
-			stage,
+			stage(id),
+			ClaimStage::Rejected(RejectReason::InsufficientImprovement { improvement_ppm: 1_000 })
+		);
+		// An undecodable candidate's loss is maximal.
+		let id = challenged(TRAINER2, 2, GOOD_LOSS);
+		let garbage = report(PARENT_LOSS, UNDECODABLE_LOSS, ReplayVerdict::Match);
+		commit_and_reveal(id, &[(10, garbage), (11, garbage)]);
+		assert!(matches!(
+			stage(id),
+			ClaimStage::Rejected(RejectReason::InsufficientImprovement { .. })
+		));
+		// A real 2 % improvement claimed as 10 %.
+		let id = challenged(TRAINER, 3, PARENT_LOSS - PARENT_LOSS / 10);
+		commit_and_reveal(id, &[(10, honest()), (11, honest())]);
+		assert_eq!(
+			stage(id),
 			ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced { measured: GOOD_LOSS })
 		);
-		assert_eq!(slashed, 500);
+		// Within the 1 % tolerance is fine.
+		let id = challenged(TRAINER2, 4, GOOD_LOSS - GOOD_LOSS / 200);
+		commit_and_reveal(id, &[(10, honest()), (11, honest())]);
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
 	});
 }
 
 #[test]
-fn a_validator_reporting_a_wrong_loss_is_recorded_as_deviant() {
+fn a_superseded_claim_is_not_slashed_but_a_stolen_one_is() {
 	new_test_ext().execute_with(|| {
-		let wrong = report(PARENT_LOSS, 4_000_000_000, ReplayVerdict::Match);
+		let honest_claim = submit(TRAINER, 1, GOOD_LOSS);
+		// A thief claims the same payload and manifest: validators find the manifest names
+		// another trainer (`Unbound`).
+		let stolen = submit(TRAINER2, 1, GOOD_LOSS);
+		// An honest competitor on the same parent.
+		let late = submit(TRAINER2, 2, GOOD_LOSS);
+		run_to(claim(late).challenge_at);
+		let thief_before = free(TRAINER2) + held(TRAINER2);
+		for v in [10, 11] {
+			commit(honest_claim, v, &honest());
+			commit(stolen, v, &failed(ReplayVerdict::Unbound));
+			commit(late, v, &honest());
+		}
+		to_reveal(late);
+		for v in [10, 11] {
+			assert_ok!(reveal(honest_claim, v, &honest()));
+		}
+		assert!(matches!(stage(honest_claim), ClaimStage::Accepted { .. }));
+		// The unit moved on, but the replay verdict is checked first: the thief is slashed.
+		for v in [10, 11] {
+			assert_ok!(reveal(stolen, v, &failed(ReplayVerdict::Unbound)));
+		}
+		assert_eq!(
+			stage(stolen),
+			ClaimStage::Rejected(RejectReason::ReplayFailed { verdict: ReplayVerdict::Unbound })
+		);
+		assert_eq!(free(TRAINER2) + held(TRAINER2), thief_before - BOND);
+		// The superseded competitor keeps its bond.
+		let before = free(TRAINER2) + held(TRAINER2);
+		for v in [10, 11] {
+			assert_ok!(reveal(late, v, &honest()));
+		}
+		assert_eq!(stage(late), ClaimStage::Rejected(RejectReason::Superseded));
+		assert_eq!(free(TRAINER2) + held(TRAINER2), before);
+		assert_eq!(held(TRAINER2), 0);
+	});
+}
+
+#[test]
+fn expected_value_of_forging_is_negative_for_the_configured_constants() {
+	new_test_ext().execute_with(|| {
+		assert!(Pol::forgery_never_pays());
+		<Pol as frame_support::traits::Hooks<u64>>::integrity_test();
+		// The inequality by hand at the worst case (one forged segment of 32): the claim is
+		// caught with probability 2/32, so the expected slash (2/32 · 1 000 = 62.5) exceeds
+		// the expected gain (30/32 · 60 = 56.25).
+		let q = 2.0 / 32.0;
+		let gain = (TrainerReward::get() + DataReward::get()) as f64;
+		assert!(q * (SlashFraction::get() * MinBond::get()) as f64 > (1.0 - q) * gain);
+		// Half the slash would make forging pay.
+		assert!(!blyan_primitives::pol::forgery_never_pays(32, 2, 500, 60));
+	});
+}
+
+#[test]
+fn deviant_reports_are_recorded_against_the_quorum() {
+	new_test_ext().execute_with(|| {
 		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		// The deviant reports first: one wrong and one honest report do not agree, so the
-		// claim waits; the second honest report makes two identical reports (⅔ of 3) and
-		// decides over all three (medians are the honest values).
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(12), id, wrong));
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, honest()));
-		assert!(matches!(stage(id), ClaimStage::Evaluating { .. }));
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, honest()));
-		assert_eq!(stage(id), ClaimStage::Accepted { median_ppm: 20_000 });
-		assert_eq!(Deviations::<Test>::get(12), 0, "recorded when the window closes");
-		run_to(14);
+		let off = report(PARENT_LOSS, GOOD_LOSS + GOOD_LOSS / 100, ReplayVerdict::Match);
+		commit(id, 12, &off);
+		commit_and_reveal(id, &[(10, honest()), (11, honest())]);
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+		// Revealing after the decision is still taken, and compared at close.
+		assert_ok!(reveal(id, 12, &off));
+		to_close(id);
 		assert_eq!(Deviations::<Test>::get(12), 1);
 		assert_eq!(Deviations::<Test>::get(10), 0);
-		assert_eq!(Deviations::<Test>::get(11), 0);
-		assert!(events().contains(&Event::ReportDeviated { claim: id, validator: 12, count: 1 }));
 	});
 }
 
 #[test]
-fn a_differing_replay_digest_is_deviant_and_no_majority_flags_nobody() {
-	new_test_ext().execute_with(|| {
-		let mut odd = honest();
-		odd.replay_digest = [0x55; 32];
-		let (_, _) = decide_with(GOOD_LOSS, [honest(), honest(), odd]);
-		assert_eq!(Deviations::<Test>::get(12), 1);
-	});
-	new_test_ext().execute_with(|| {
-		let a = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Match);
-		let b = report(PARENT_LOSS, 4_800_000_000, ReplayVerdict::Match);
-		let c = report(PARENT_LOSS, 4_700_000_000, ReplayVerdict::Match);
-		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, a));
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, b));
-		assert_ok!(Pol::submit_report(RuntimeOrigin::signed(12), id, c));
-		run_to(14);
-		assert!(Deviations::<Test>::iter().next().is_none(), "no majority: nobody is flagged");
-	});
-}
-
-#[test]
-fn no_reports_rejects_without_slashing() {
-	new_test_ext().execute_with(|| {
-		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		run_to(13);
-		assert!(matches!(stage(id), ClaimStage::Evaluating { .. }), "decided at deadline + 1");
-		run_to(14);
-		assert_eq!(stage(id), ClaimStage::Rejected(RejectReason::NoReports));
-		assert_eq!(Balances::free_balance(TRAINER), 10_000);
-		assert_eq!(held(TRAINER), 0);
-		assert_eq!(TrainerTrust::<Test>::get(TRAINER), Trust::default());
-	});
-}
-
-#[test]
-fn a_competing_claim_accepted_first_supersedes_without_slashing() {
-	new_test_ext().execute_with(|| {
-		let first = submit(TRAINER, 1, GOOD_LOSS);
-		let second = submit(TRAINER2, 2, GOOD_LOSS);
-		run_to(3);
-		for v in 10..12 {
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(v), first, honest()));
-		}
-		assert!(matches!(stage(first), ClaimStage::Accepted { .. }));
-		for v in 10..12 {
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(v), second, honest()));
-		}
-		assert_eq!(stage(second), ClaimStage::Rejected(RejectReason::Superseded));
-		assert_eq!(Balances::free_balance(TRAINER2), 10_000);
-	});
-}
-
-#[test]
-fn five_rejections_demote_a_trusted_trainer() {
+fn trust_demotes_after_five_failures_and_the_quota_falls() {
 	new_test_ext().execute_with(|| {
 		TrainerTrust::<Test>::insert(
 			TRAINER,
-			Trust { level: TrustLevel::Trusted, ..Default::default() },
+			Trust {
+				level: TrustLevel::Trusted,
+				consecutive_approvals: 0,
+				consecutive_rejections: 0,
+			},
 		);
-		let forged = report(PARENT_LOSS, GOOD_LOSS, ReplayVerdict::Mismatch);
 		for n in 1..=5u8 {
-			let id = challenged(TRAINER, n, GOOD_LOSS);
-			for v in 10..12 {
-				assert_ok!(Pol::submit_report(RuntimeOrigin::signed(v), id, forged));
-			}
+			let mut i = input(n, GOOD_LOSS);
+			i.nonce = u64::from(n);
+			assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
+			let id = NextClaimId::<Test>::get() - 1;
+			run_to(claim(id).challenge_at);
+			commit_and_reveal(
+				id,
+				&[(10, failed(ReplayVerdict::Mismatch)), (11, failed(ReplayVerdict::Mismatch))],
+			);
 		}
 		assert_eq!(TrainerTrust::<Test>::get(TRAINER).level, TrustLevel::Newbie);
 		assert!(events()
@@ -536,309 +711,233 @@ fn five_rejections_demote_a_trusted_trainer() {
 	});
 }
 
-#[test]
-fn arithmetic_helpers() {
-	assert_eq!(loss_from_nats_per_byte(5.6701234567894), 5_670_123_457);
-	assert_eq!(loss_from_nats_per_byte(-1.0), 0);
-	assert_eq!(loss_from_nats_per_byte(f64::NAN), 0);
-	assert_eq!(loss_from_nats_per_byte(1e30), u64::MAX);
-	assert_eq!(improvement_ppm(1_000, 995), 5_000);
-	assert_eq!(improvement_ppm(1_000, 1_010), -10_000);
-	assert_eq!(improvement_ppm(0, 5), 0);
-	assert!(within_ppm(1_000_000, 1_000_001, 1));
-	assert!(!within_ppm(1_000_000, 1_000_002, 1));
-	assert_eq!(lower_median(&mut [3, 1, 2]), Some(2));
-	assert_eq!(lower_median(&mut [4, 1, 3, 2]), Some(2));
-	assert_eq!(lower_median::<u32>(&mut []), None);
-	assert!(RejectReason::ReplayMismatch.slashes());
-	assert!(!RejectReason::NoReports.slashes());
-	assert!(!RejectReason::Superseded.slashes());
-}
-
-#[test]
-fn decision_threshold_is_two_thirds_rounded_up() {
-	new_test_ext().execute_with(|| {
-		for (n, t) in [(1u64, 1u32), (2, 2), (3, 2), (4, 3), (6, 4), (7, 5)] {
-			Validator::set((0..n).collect());
-			assert_eq!(Pol::decision_threshold(), t, "{n} validators");
-		}
-		Validator::set(vec![]);
-		assert_eq!(Pol::decision_threshold(), 1);
-	});
-}
-
-#[test]
-fn insufficient_balance_maps_to_named_error() {
-	new_test_ext().execute_with(|| {
-		// Account 10 holds 1 planck.
-		assert_noop!(
-			Pol::submit_claim(RuntimeOrigin::signed(10), input(1, GOOD_LOSS), 100),
-			Error::<Test>::InsufficientBalance
-		);
-	});
-}
-
-/// The validators' off-chain worker against a fake engine (`EngineExt`), an in-memory
-/// off-chain database and a test transaction pool.
+/// The validators' off-chain worker against the shared fake engine, an in-memory off-chain
+/// database and a test transaction pool.
 mod worker {
 	use super::*;
-	use crate::worker::{claim_key, WorkerClaim, RESEND_AFTER};
-	use blyan_engine_interface::{
-		job_id, EngineExt, EngineHost, Hash as EngineHash, Job, JobId, JobOutput, JobStatus,
-		ReplayOutcome,
-	};
-	use codec::Decode;
+	use crate::worker::{claim_key, WorkerClaim};
+	use blyan_engine_interface::{Job, JobOutput, JobStatus};
+	use blyan_test_support::{offchain, FakeEngine};
+	use blyan_worker::RESEND_AFTER;
 	use frame_support::traits::Hooks;
-	use sp_core::offchain::{
-		testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
-		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
-	};
-	use sp_runtime::{generic::Preamble, testing::UintAuthorityId};
-	use std::sync::{Arc, Mutex};
+	use std::sync::Arc;
 
 	/// The digest the fake engine's replays end in.
-	const DIGEST: EngineHash = [0xd1; 32];
+	const DIGEST: Hash = [0xd1; 32];
 
-	/// How the fake engine answers.
-	#[derive(Clone, Copy, PartialEq)]
-	enum Mode {
-		Running,
-		Done,
-		Failed,
-	}
-
-	/// Records submitted jobs and answers every status by `mode`.
-	struct FakeEngine {
-		jobs: Mutex<Vec<Job>>,
-		mode: Mutex<Mode>,
-	}
-
-	impl FakeEngine {
-		fn set(&self, mode: Mode) {
-			*self.mode.lock().unwrap() = mode;
-		}
-		fn jobs(&self) -> Vec<Job> {
-			self.jobs.lock().unwrap().clone()
-		}
-	}
-
-	impl EngineHost for FakeEngine {
-		fn submit(&self, job: Job) -> JobId {
-			let id = job_id(&job);
-			let mut jobs = self.jobs.lock().unwrap();
-			if !jobs.contains(&job) {
-				jobs.push(job);
-			}
-			id
-		}
-		fn status(&self, id: &JobId) -> JobStatus {
-			let jobs = self.jobs.lock().unwrap();
-			let Some(job) = jobs.iter().find(|j| job_id(j) == *id) else {
-				return JobStatus::Unknown;
-			};
-			match (*self.mode.lock().unwrap(), job) {
-				(Mode::Running, _) => JobStatus::Running { done: 1, total: 3 },
-				(Mode::Failed, _) => JobStatus::Failed(b"state pruned".to_vec()),
-				(Mode::Done, Job::EvaluateClaim { .. }) => {
-					JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS })
-				},
-				(Mode::Done, Job::ReplayClaim { .. }) => JobStatus::Done(JobOutput::Replay {
-					outcome: ReplayOutcome::Match,
-					digest: DIGEST,
-				}),
-				(Mode::Done, _) => JobStatus::Failed(b"not a validator job".to_vec()),
-			}
-		}
-		fn output_tile(&self, _root: &EngineHash, _index: u32) -> Option<Vec<u8>> {
-			None
-		}
-	}
-
-	/// The report the fake engine's outputs make.
-	fn engine_report() -> EvalReport {
-		EvalReport {
-			parent_loss: PARENT_LOSS,
-			candidate_loss: GOOD_LOSS,
-			replay: ReplayVerdict::Match,
-			replay_digest: DIGEST,
-		}
+	/// Answers replays with `verdict` and evaluations with the honest losses.
+	fn finish(engine: &FakeEngine, verdict: ReplayVerdict) {
+		engine.answer(move |job| match job {
+			Job::ReplayClaim { .. } => JobStatus::Done(JobOutput::Replay {
+				verdict,
+				digest: if verdict == ReplayVerdict::Match { DIGEST } else { [0; 32] },
+			}),
+			Job::EvaluateClaim { .. } => {
+				JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS })
+			},
+			_ => JobStatus::Failed(b"not a validator job".to_vec()),
+		});
 	}
 
 	struct Harness {
-		ext: sp_io::TestExternalities,
-		pool: Arc<parking_lot::RwLock<PoolState>>,
+		ext: blyan_test_support::CheckedExt,
+		pool: offchain::Pool,
 		engine: Arc<FakeEngine>,
 	}
 
-	/// Test externalities with off-chain extensions, the local worker keys `keys`, and the
-	/// fake engine when `with_engine`.
 	fn harness(keys: &[u64], with_engine: bool) -> Harness {
 		let mut ext = new_test_ext();
-		let (offchain, _) = TestOffchainExt::new();
-		ext.register_extension(OffchainDbExt::new(offchain.clone()));
-		ext.register_extension(OffchainWorkerExt::new(offchain));
-		let (pool_ext, pool_state) = TestTransactionPoolExt::new();
-		ext.register_extension(TransactionPoolExt::new(pool_ext));
-		let engine =
-			Arc::new(FakeEngine { jobs: Mutex::new(vec![]), mode: Mutex::new(Mode::Running) });
-		if with_engine {
-			ext.register_extension(EngineExt::new(engine.clone()));
-		}
-		UintAuthorityId::set_all_keys(keys.iter().copied());
-		Harness { ext, pool: pool_state, engine }
+		let engine = FakeEngine::new();
+		let pool = offchain::register(&mut ext, keys, with_engine.then(|| engine.clone()));
+		Harness { ext, pool, engine }
 	}
 
-	/// Runs the worker of the current block.
 	fn run_worker() {
 		Pol::offchain_worker(System::block_number());
 	}
 
-	/// Takes the pool's transactions as `(signer, claim, report)`.
-	fn take_reports(pool: &Arc<parking_lot::RwLock<PoolState>>) -> Vec<(u64, ClaimId, EvalReport)> {
-		let txs = core::mem::take(&mut pool.write().transactions);
-		txs.into_iter()
-			.map(|raw| {
-				let tx = Extrinsic::decode(&mut &raw[..]).expect("a test extrinsic");
-				let Preamble::Signed(signer, (), ()) = tx.preamble else { panic!("not signed") };
-				let RuntimeCall::Pol(Call::submit_report { claim, report }) = tx.function else {
-					panic!("not a report")
-				};
-				(signer, claim, report)
+	/// The pool's transactions, applied to the chain as their signers' calls.
+	fn apply(pool: &offchain::Pool) -> Vec<(u64, Call<Test>)> {
+		let calls: Vec<(u64, RuntimeCall)> = offchain::take(pool);
+		calls
+			.into_iter()
+			.map(|(who, call)| {
+				let RuntimeCall::Pol(call) = call else { panic!("not a pol call") };
+				let _ = sp_runtime::traits::Dispatchable::dispatch(
+					RuntimeCall::Pol(call.clone()),
+					RuntimeOrigin::signed(who),
+				);
+				(who, call)
 			})
 			.collect()
 	}
 
 	#[test]
-	fn queues_jobs_pinned_to_the_claim_and_reports_once_they_finish() {
-		let Harness { mut ext, pool, engine } = harness(&[10], true);
+	fn replays_first_evaluates_a_matching_claim_then_commits_and_reveals() {
+		let Harness { mut ext, pool, engine } = harness(&[10, 11], true);
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
-			let ClaimStage::Evaluating { segments } = stage(id) else { unreachable!() };
+			let c = claim(id);
 			run_worker();
-			let jobs = engine.jobs();
 			assert_eq!(
-				jobs,
-				vec![
-					Job::EvaluateClaim { at: 1, unit: UNIT.to_vec(), candidate: payload(1) },
-					Job::ReplayClaim {
-						at: 1,
-						unit: UNIT.to_vec(),
-						candidate: payload(1),
-						manifest: payload(9),
-						datasets: vec![(7, 600_000), (8, 400_000)],
-						segments: segments.to_vec(),
-					},
-				],
-				"both jobs read the chain at the claim's inclusion block"
+				engine.jobs(),
+				vec![Job::ReplayClaim {
+					at: 1,
+					trainer: codec::Encode::encode(&TRAINER),
+					unit: UNIT.to_vec(),
+					candidate: payload(1),
+					manifest: payload(9),
+					datasets: c.input.datasets.to_vec(),
+					params: params(),
+					segments: c.segments.to_vec(),
+					limits: Limits::get(),
+				}],
+				"only the replay is queued first, pinned to the claim's block"
 			);
-			assert!(take_reports(&pool).is_empty(), "nothing to report while the jobs run");
+			assert!(apply(&pool).is_empty(), "nothing to send while it runs");
 
-			engine.set(Mode::Done);
-			run_worker(); // queues the jobs
-			run_worker(); // reports
-			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())]);
-			assert_eq!(engine.jobs().len(), 2, "jobs are not queued twice");
-
+			finish(&engine, ReplayVerdict::Match);
+			run_worker(); // replay done: queues the evaluation
+			assert_eq!(engine.jobs().len(), 2);
+			assert!(apply(&pool).is_empty());
+			run_worker(); // both done: commits
+			let sent = apply(&pool);
+			assert_eq!(sent.len(), 2);
+			let state: WorkerClaim = blyan_worker::load(&claim_key(id)).unwrap();
+			let report = EvalReport {
+				parent_loss: PARENT_LOSS,
+				candidate_loss: GOOD_LOSS,
+				replay: ReplayVerdict::Match,
+				replay_digest: DIGEST,
+			};
+			assert_eq!(state.report, Some(report));
+			for (who, call) in &sent {
+				let Call::commit_report { claim, commitment } = call else { panic!("{call:?}") };
+				assert_eq!(*claim, id);
+				let (_, salt) =
+					state.salts.iter().find(|(a, _)| *a == codec::Encode::encode(who)).unwrap();
+				assert_eq!(*commitment, report_commitment(id, who, &report, salt));
+			}
+			assert_eq!(claim(id).commitments, 2);
 			run_worker();
-			assert!(take_reports(&pool).is_empty(), "a sent report is not sent again at once");
+			assert!(apply(&pool).is_empty(), "nothing more during the commit window");
+
+			to_reveal(id);
+			run_worker();
+			let sent = apply(&pool);
+			assert_eq!(sent.len(), 2);
+			assert!(sent.iter().all(|(_, c)| matches!(c, Call::reveal_report { .. })));
+			assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+			assert_eq!(Reports::<Test>::get(id).len(), 2);
 		});
 	}
 
 	#[test]
-	fn a_report_that_did_not_reach_the_chain_is_sent_again_and_one_that_did_is_not() {
+	fn a_claim_that_does_not_replay_is_reported_without_evaluating_it() {
 		let Harness { mut ext, pool, engine } = harness(&[10, 11], true);
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
-			engine.set(Mode::Done);
-			run_worker(); // queues the jobs
-			run_worker(); // reports
-			let sent = take_reports(&pool);
-			assert_eq!(sent, vec![(10, id, engine_report()), (11, id, engine_report())]);
-			// Only validator 10's report lands.
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, engine_report()));
+			finish(&engine, ReplayVerdict::Unbound);
+			run_worker();
+			run_worker();
+			assert!(engine.jobs().iter().all(|j| matches!(j, Job::ReplayClaim { .. })));
+			apply(&pool);
+			to_reveal(id);
+			run_worker();
+			apply(&pool);
+			assert_eq!(
+				stage(id),
+				ClaimStage::Rejected(RejectReason::ReplayFailed {
+					verdict: ReplayVerdict::Unbound
+				})
+			);
+			assert_eq!(Reports::<Test>::get(id)[0].1, failed(ReplayVerdict::Unbound));
+		});
+	}
+
+	#[test]
+	fn the_worker_does_not_report_on_its_own_claim() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			challenged(10, 1, GOOD_LOSS);
+			finish(&engine, ReplayVerdict::Match);
+			run_worker();
+			run_worker();
+			assert!(engine.jobs().is_empty(), "no work on its own claim");
+			assert!(apply(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn a_commitment_that_did_not_reach_the_chain_is_sent_again_with_the_same_salt() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			finish(&engine, ReplayVerdict::Match);
+			run_worker(); // queues the replay
+			run_worker(); // queues the evaluation
+			run_worker(); // commits
+			let first: Vec<(u64, RuntimeCall)> = offchain::take(&pool); // dropped
+			assert_eq!(first.len(), 1);
 			run_to(System::block_number() + u64::from(RESEND_AFTER) - 1);
 			run_worker();
-			assert!(take_reports(&pool).is_empty(), "waits RESEND_AFTER blocks");
+			assert!(apply(&pool).is_empty(), "waits RESEND_AFTER blocks");
 			run_to(System::block_number() + 1);
 			run_worker();
-			assert_eq!(take_reports(&pool), vec![(11, id, engine_report())]);
+			let again = apply(&pool);
+			assert_eq!(again.len(), 1);
+			assert_eq!(RuntimeCall::Pol(again[0].1.clone()), first[0].1, "same commitment");
+			assert!(Commitments::<Test>::get(id, 10).is_some());
+		});
+	}
+
+	#[test]
+	fn abstains_when_a_job_fails_or_there_is_no_engine() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			challenged(TRAINER, 1, GOOD_LOSS);
+			engine.answer(|_| JobStatus::Failed(b"state pruned".to_vec()));
+			run_worker();
+			run_worker();
+			assert!(apply(&pool).is_empty());
+		});
+		let Harness { mut ext, pool, .. } = harness(&[10], false);
+		ext.execute_with(|| {
+			challenged(TRAINER, 1, GOOD_LOSS);
+			run_worker();
+			assert!(apply(&pool).is_empty());
 		});
 	}
 
 	#[test]
 	fn only_local_keys_of_active_validators_work() {
-		let Harness { mut ext, pool, engine } = harness(&[99, 10], true);
-		ext.execute_with(|| {
-			let id = challenged(TRAINER, 1, GOOD_LOSS);
-			engine.set(Mode::Done);
-			run_worker(); // queues the jobs
-			run_worker(); // reports
-			assert_eq!(take_reports(&pool), vec![(10, id, engine_report())], "99 is no validator");
-		});
 		let Harness { mut ext, pool, engine } = harness(&[99], true);
 		ext.execute_with(|| {
 			challenged(TRAINER, 1, GOOD_LOSS);
-			engine.set(Mode::Done);
-			run_worker(); // queues the jobs
-			run_worker(); // reports
+			finish(&engine, ReplayVerdict::Match);
+			run_worker();
+			run_worker();
 			assert!(engine.jobs().is_empty(), "a non-validator queues no work");
-			assert!(take_reports(&pool).is_empty());
+			assert!(apply(&pool).is_empty());
 		});
 	}
 
 	#[test]
-	fn without_an_engine_or_with_failed_jobs_nothing_is_reported() {
-		let Harness { mut ext, pool, .. } = harness(&[10], false);
+	fn a_restarted_worker_reveals_with_the_salt_it_stored() {
+		let Harness { mut ext, pool, engine } = harness(&[10, 11], true);
 		ext.execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
-			run_worker();
-			assert!(take_reports(&pool).is_empty());
-			let key = claim_key(id);
-			let state = sp_runtime::offchain::storage::StorageValueRef::persistent(&key);
-			assert_eq!(state.get::<WorkerClaim>(), Ok(None), "no state without an engine");
-		});
-		let Harness { mut ext, pool, engine } = harness(&[10], true);
-		ext.execute_with(|| {
-			challenged(TRAINER, 1, GOOD_LOSS);
-			engine.set(Mode::Failed);
+			finish(&engine, ReplayVerdict::Match);
 			run_worker();
 			run_worker();
-			assert!(take_reports(&pool).is_empty(), "the validator abstains");
-		});
-	}
-
-	#[test]
-	fn claims_awaiting_the_challenge_or_past_the_deadline_are_left_alone() {
-		let Harness { mut ext, pool, engine } = harness(&[10], true);
-		ext.execute_with(|| {
-			engine.set(Mode::Done);
-			let id = submit(TRAINER, 1, GOOD_LOSS);
 			run_worker();
-			assert!(engine.jobs().is_empty(), "the challenge is not drawn yet");
-			let deadline = Claims::<Test>::get(id).unwrap().deadline;
-			run_to(deadline + 1);
+			assert_eq!(apply(&pool).len(), 2, "both committed");
+			// The node restarts: its engine forgot every job; the off-chain database did not.
+			engine.answer(|_| JobStatus::Unknown);
+			to_reveal(id);
 			run_worker();
-			assert!(engine.jobs().is_empty() && take_reports(&pool).is_empty(), "window closed");
-		});
-	}
-
-	#[test]
-	fn a_claim_decided_early_is_still_reported_on_by_the_late_validator() {
-		let Harness { mut ext, pool, engine } = harness(&[12], true);
-		ext.execute_with(|| {
-			let id = challenged(TRAINER, 1, GOOD_LOSS);
-			engine.set(Mode::Done);
-			run_worker(); // queues the jobs
-			run_worker(); // reports
-			let sent = take_reports(&pool);
-			assert_eq!(sent, vec![(12, id, engine_report())]);
-			// Two other validators decide the claim before 12's report lands.
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(10), id, engine_report()));
-			assert_ok!(Pol::submit_report(RuntimeOrigin::signed(11), id, engine_report()));
+			apply(&pool);
 			assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
-			run_to(System::block_number() + u64::from(RESEND_AFTER));
-			run_worker();
-			assert_eq!(take_reports(&pool), vec![(12, id, engine_report())], "until the deadline");
 		});
 	}
 }

@@ -1,5 +1,6 @@
 //! Types stored and exchanged by the Proof-of-Learning pallet (SPEC "Proof-of-Learning and
-//! Proof-of-Data-Learning").
+//! Proof-of-Data-Learning"). The protocol's vocabulary (losses, improvement, training
+//! parameters, verdicts, reports, commitments) is `blyan_primitives::pol`, re-exported here.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
@@ -10,83 +11,11 @@ use sp_runtime::DispatchError;
 use crate::{BalanceOf, Config};
 use blyan_primitives::{DatasetId, Hash};
 
-/// Sequential claim id (the first claim is 0).
-pub type ClaimId = u64;
-
-/// One million: the denominator of every `*_ppm` value (parts per million).
-pub const PPM: u32 = 1_000_000;
-
-/// Validation loss in nano-nats per byte: `round(nats_per_byte × 10^9)`.
-///
-/// Validators compute nats per byte as an `f64` (bitwise deterministic on CPU, docs/engine.md)
-/// and convert it with [`loss_from_nats_per_byte`], so honest reports are identical integers.
-pub type NanoNatsPerByte = u64;
-
-/// Converts nats per byte to [`NanoNatsPerByte`] (round half away from zero; negative and NaN
-/// map to 0, values beyond `u64` saturate). Used off-chain by validators and trainers.
-pub fn loss_from_nats_per_byte(nats_per_byte: f64) -> NanoNatsPerByte {
-	let scaled = nats_per_byte * 1e9;
-	if scaled.is_nan() || scaled <= 0.0 {
-		0
-	} else if scaled >= u64::MAX as f64 {
-		u64::MAX
-	} else {
-		// `as` truncates; adding 0.5 first rounds half away from zero for positive values.
-		(scaled + 0.5) as u64
-	}
-}
-
-/// Relative improvement `(parent − candidate) / parent` in parts per million, rounded toward
-/// zero; negative when the candidate is worse. A parent loss of 0 gives 0 (nothing to improve).
-///
-/// SPEC "Proof-of-Learning": the claim is accepted when the median of these values over the
-/// validators' reports is at least δ (`Config::MinImprovement`).
-pub fn improvement_ppm(parent: NanoNatsPerByte, candidate: NanoNatsPerByte) -> i64 {
-	if parent == 0 {
-		return 0;
-	}
-	let diff = i128::from(parent) - i128::from(candidate);
-	let ppm = diff.saturating_mul(i128::from(PPM)) / i128::from(parent);
-	// |ppm| ≤ 10^6 · u64::MAX / 1, which may exceed i64 only for absurd candidates.
-	ppm.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
-/// Whether `a` and `b` differ by at most `tolerance_ppm` parts per million of the larger one.
-pub fn within_ppm(a: u64, b: u64, tolerance_ppm: u32) -> bool {
-	let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-	let diff = u128::from(hi - lo);
-	diff.saturating_mul(u128::from(PPM)) <= u128::from(hi).saturating_mul(u128::from(tolerance_ppm))
-}
-
-/// The lower median of `values` (sorts them). `None` when empty.
-pub fn lower_median<V: Ord + Copy>(values: &mut [V]) -> Option<V> {
-	if values.is_empty() {
-		return None;
-	}
-	values.sort_unstable();
-	values.get((values.len() - 1) / 2).copied()
-}
-
-/// One dataset a trainer declares in the PoDL manifest, with its mixing ratio.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-pub struct DatasetShare {
-	/// Approved dataset (Chain D).
-	pub dataset: DatasetId,
-	/// Share of training batches drawn from it, in parts per million; the shares of a claim
-	/// sum to exactly [`PPM`].
-	pub ratio_ppm: u32,
-}
+pub use blyan_primitives::pol::{
+	decision_threshold, improvement_ppm, loss_from_nats_per_byte, report_commitment, within_ppm,
+	ClaimId, DatasetShare, EvalReport, ManifestLimits, NanoNatsPerByte, ParamsError, ReplayVerdict,
+	TrainingParams, PPM, UNDECODABLE_LOSS,
+};
 
 /// What a trainer commits to when claiming an improvement (SPEC "Proof-of-Learning").
 #[derive(
@@ -109,68 +38,19 @@ pub struct ClaimInput<MaxDatasets: frame_support::traits::Get<u32>> {
 	/// Payload root of the updated unit, already committed in the content store.
 	pub payload_root: Hash,
 	/// Payload root of the PoDL manifest (the engine's `manifest.json`, committed in the
-	/// content store): datasets, ratios, seed, steps, learning rate, batch-hash root and the
-	/// checkpoint roots every K steps. Validators read it to replay.
+	/// content store before the challenge): trainer, datasets, ratios, parameters, batch-hash
+	/// root and the checkpoint roots every K steps. Validators read it to replay; it must
+	/// name the claim's signer as its trainer and repeat `datasets` and `params` exactly.
 	pub manifest_root: Hash,
-	/// Datasets trained on, with mixing ratios; must equal the manifest's list.
+	/// Datasets trained on, with mixing ratios; never the spec's validation dataset.
 	pub datasets: BoundedVec<DatasetShare, MaxDatasets>,
-	/// Number of training segments (K-step spans between checkpoints) in the manifest; the
-	/// replay challenge picks among `0..segments`.
-	pub segments: u32,
-	/// The candidate's validation loss as the trainer measured it, in nano-nats per byte.
+	/// Training parameters, within `Config::ManifestLimits`. The challenge draws among
+	/// `params.segments()` segments.
+	pub params: TrainingParams,
+	/// The candidate's validation loss as the trainer measured it, nano-nats per byte.
 	pub claimed_loss: NanoNatsPerByte,
 	/// Light proof-of-work nonce of the new parameter-DAG block (pallet-param-dag's PoW).
 	pub nonce: u64,
-}
-
-/// Outcome of a validator's replay of the challenged segments.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-pub enum ReplayVerdict {
-	/// Every challenged segment, re-run from its start checkpoint on the committed batches,
-	/// ended bitwise equal to the next committed checkpoint, and the batches matched the
-	/// committed batch hashes of the named datasets.
-	Match,
-	/// A segment ended elsewhere, or a batch did not match its committed hash.
-	Mismatch,
-	/// The manifest or a needed checkpoint was not in the content store by the deadline, or
-	/// did not match the claim (dataset list, segment count, result hash).
-	Unavailable,
-}
-
-/// A validator's evaluation of one claim (SPEC "Proof-of-Learning").
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-pub struct EvalReport {
-	/// Validation loss of the parent model, nano-nats per byte.
-	pub parent_loss: NanoNatsPerByte,
-	/// Validation loss with the candidate unit swapped in, nano-nats per byte.
-	pub candidate_loss: NanoNatsPerByte,
-	/// Replay outcome.
-	pub replay: ReplayVerdict,
-	/// blake3 over the replayed segments' end-state hashes, in segment order: honest
-	/// validators report the same value, so a differing one marks a deviant replay.
-	pub replay_digest: Hash,
 }
 
 /// Why a claim was rejected.
@@ -187,21 +67,22 @@ pub struct EvalReport {
 	MaxEncodedLen,
 )]
 pub enum RejectReason {
-	/// The median relative improvement (ppm) was below `MinImprovement`.
-	InsufficientImprovement {
-		/// The median over the reports, ppm (negative: the candidate is worse).
-		median_ppm: i64,
+	/// The quorum's replay verdict was not `Match`: a forged checkpoint chain, misnamed data,
+	/// a manifest not bound to the claim, or checkpoints never published.
+	ReplayFailed {
+		/// The quorum's verdict.
+		verdict: ReplayVerdict,
 	},
-	/// Fewer than half of the reports found the replays matching.
-	ReplayMismatch,
-	/// The claimed loss is further than `ClaimTolerance` from the median measured one.
+	/// The quorum's relative improvement (ppm) was below `MinImprovement`.
+	InsufficientImprovement {
+		/// `(parent − candidate) / parent` of the quorum report, ppm (negative: worse).
+		improvement_ppm: i64,
+	},
+	/// The claimed loss is further than `ClaimTolerance` from the quorum's candidate loss.
 	ClaimedLossNotReproduced {
-		/// Median candidate loss over the reports, nano-nats per byte.
+		/// The quorum's candidate loss, nano-nats per byte.
 		measured: NanoNatsPerByte,
 	},
-	/// The evaluation window ended without a single report. The bond is returned unslashed:
-	/// the trainer is not at fault.
-	NoReports,
 	/// Another update of the same unit was accepted first; the parent is no longer current.
 	/// The bond is returned unslashed.
 	Superseded,
@@ -210,47 +91,68 @@ pub enum RejectReason {
 impl RejectReason {
 	/// Whether the trainer's bond is slashed (the trainer is at fault).
 	pub fn slashes(&self) -> bool {
-		!matches!(self, RejectReason::NoReports | RejectReason::Superseded)
+		!matches!(self, RejectReason::Superseded)
 	}
 }
 
-/// Where a claim stands.
+/// Why a validator's report was recorded as deviant.
 #[derive(
-	CloneNoBound,
-	PartialEqNoBound,
-	EqNoBound,
-	DebugNoBound,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
 	Encode,
 	Decode,
 	DecodeWithMemTracking,
 	TypeInfo,
 	MaxEncodedLen,
 )]
-#[scale_info(skip_type_params(MaxSegments))]
-#[codec(mel_bound(BlockNumber: MaxEncodedLen))]
-pub enum ClaimStage<
-	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
-	MaxSegments: frame_support::traits::Get<u32>,
-> {
-	/// Submitted; the replay challenge is drawn at block `at` from the hash of block `at − 1`,
-	/// which did not exist when the trainer committed.
-	AwaitingChallenge {
-		/// Block whose `on_initialize` draws the challenge.
-		at: BlockNumber,
-	},
-	/// Validators evaluate and replay; reports are taken up to and including the claim's
-	/// `deadline`.
-	Evaluating {
-		/// Challenged segment indices, ascending, distinct, each `< segments`.
-		segments: BoundedVec<u32, MaxSegments>,
-	},
+pub enum Deviation {
+	/// The revealed report differs from the quorum's (a loss beyond `DeviationTolerance`, or
+	/// another verdict or digest).
+	DiffersFromQuorum,
+	/// The validator committed but did not reveal in the reveal window.
+	NotRevealed,
+}
+
+/// Where a claim stands. The block bounds of each phase are in the [`Claim`].
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ClaimStage {
+	/// Submitted; the replay challenge is drawn at block `challenge_at` from the hash of block
+	/// `challenge_at − 1`, which did not exist when the trainer committed.
+	AwaitingChallenge,
+	/// Challenge drawn. Validators commit `report_commitment(..)` up to and including block
+	/// `commit_until`, then reveal up to and including `reveal_until`.
+	Evaluating,
 	/// Accepted: the unit's `ParamIndex` entry moved to the claim's block.
 	Accepted {
-		/// Median relative improvement over the reports, ppm.
-		median_ppm: i64,
+		/// The quorum's relative improvement, ppm.
+		improvement_ppm: i64,
 	},
 	/// Rejected for the given reason.
 	Rejected(RejectReason),
+	/// No ⌈⅔⌉ quorum of identical reports by `reveal_until`: rejected without a slash; the bond
+	/// paid `ExpiryFee`.
+	Expired,
+}
+
+impl ClaimStage {
+	/// Whether the claim is decided (accepted, rejected or expired).
+	pub fn is_final(&self) -> bool {
+		!matches!(self, ClaimStage::AwaitingChallenge | ClaimStage::Evaluating)
+	}
 }
 
 /// A claim as stored.
@@ -270,14 +172,23 @@ pub struct Claim<T: Config> {
 	pub input: ClaimInput<T::MaxDatasets>,
 	/// Bond held from the trainer, planck.
 	pub bond: BalanceOf<T>,
-	/// Block of submission.
+	/// Block of submission: validators evaluate against the model accepted there.
 	pub submitted_at: BlockNumberFor<T>,
-	/// Last block that takes reports (`challenge block + EvaluationWindow`). A claim decided
-	/// early by ⅔ of the reports still takes the others until then; at `deadline + 1` all
-	/// reports are compared and deviant ones recorded.
-	pub deadline: BlockNumberFor<T>,
+	/// Block whose `on_initialize` draws the challenge (`submitted_at + ChallengeDelay`).
+	pub challenge_at: BlockNumberFor<T>,
+	/// Last block taking commitments (`challenge_at + CommitWindow`).
+	pub commit_until: BlockNumberFor<T>,
+	/// Last block taking reveals (`commit_until + RevealWindow`); at the next block the window
+	/// closes: an undecided claim expires and deviant reports are recorded.
+	pub reveal_until: BlockNumberFor<T>,
+	/// Challenged segment indices, ascending (empty until drawn).
+	pub segments: BoundedVec<u32, T::ReplaySegments>,
+	/// Commitments received.
+	pub commitments: u32,
+	/// The report of the ⌈⅔⌉ quorum that decided the claim, once decided by one.
+	pub quorum: Option<EvalReport>,
 	/// Current stage.
-	pub stage: ClaimStage<BlockNumberFor<T>, T::ReplaySegments>,
+	pub stage: ClaimStage,
 }
 
 /// The parameter DAG as this pallet uses it (implemented by the runtime over
@@ -299,6 +210,8 @@ pub trait ParamDag<AccountId> {
 	fn accept(block: &Hash) -> Result<(), DispatchError>;
 	/// Rejects a proposed block.
 	fn reject(block: &Hash) -> Result<(), DispatchError>;
+	/// Whether a block exists and is still `Proposed` (for `try_state`).
+	fn is_proposed(block: &Hash) -> bool;
 	/// A PoW nonce that makes the child of `parent` with `payload_root` by `miner` valid
 	/// (for trainers' off-chain workers; `None` when the parent or payload is unknown or no
 	/// nonce was found within the search bound).
@@ -306,10 +219,12 @@ pub trait ParamDag<AccountId> {
 }
 
 /// Approved datasets as this pallet uses them (implemented by the runtime over
-/// pallet-dataset).
+/// pallet-dataset and the model spec).
 pub trait Datasets<AccountId> {
 	/// The creator of an approved dataset; `None` when the dataset is unknown or not approved.
 	fn approved_creator(id: DatasetId) -> Option<AccountId>;
+	/// The current model spec's public validation dataset, which no claim may train on.
+	fn validation_dataset() -> Option<DatasetId>;
 }
 
 /// The active validators whose reports count (the Aura authorities for now).

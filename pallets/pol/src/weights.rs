@@ -43,8 +43,9 @@ use core::marker::PhantomData;
 /// Weight functions needed for `pallet_pol`.
 pub trait WeightInfo {
 	fn submit_claim(d: u32, ) -> Weight;
-	fn submit_report(v: u32, ) -> Weight;
-	fn decide(v: u32, ) -> Weight;
+	fn commit_report() -> Weight;
+	fn reveal_report(v: u32, ) -> Weight;
+	fn decide(d: u32, ) -> Weight;
 	fn on_initialize(c: u32, e: u32, ) -> Weight;
 }
 
@@ -101,7 +102,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Pol::Reports` (r:1 w:1)
 	/// Proof: `Pol::Reports` (`max_values`: None, `max_size`: Some(2609), added: 5084, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn submit_report(v: u32, ) -> Weight {
+	fn commit_report() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `2046 + v * (81 ±0)`
+		//  Estimated: `6074`
+		// Minimum execution time: 25_447_000 picoseconds.
+		Weight::from_parts(29_429_205, 6074)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// The range of component `v` is `[1, 32]`.
+	fn reveal_report(v: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2046 + v * (81 ±0)`
 		//  Estimated: `6074`
@@ -135,14 +146,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Pol::Claims` (r:0 w:1)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn decide(v: u32, ) -> Weight {
+	fn decide(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `4480 + v * (81 ±0)`
 		//  Estimated: `2289374`
 		// Minimum execution time: 1_155_541_000 picoseconds.
 		Weight::from_parts(1_289_858_787, 2289374)
 			// Standard Error: 113_058
-			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(74_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -250,7 +261,17 @@ impl WeightInfo for () {
 	/// Storage: `Pol::Reports` (r:1 w:1)
 	/// Proof: `Pol::Reports` (`max_values`: None, `max_size`: Some(2609), added: 5084, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn submit_report(v: u32, ) -> Weight {
+	fn commit_report() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `2046 + v * (81 ±0)`
+		//  Estimated: `6074`
+		// Minimum execution time: 25_447_000 picoseconds.
+		Weight::from_parts(29_429_205, 6074)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	/// The range of component `v` is `[1, 32]`.
+	fn reveal_report(v: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2046 + v * (81 ±0)`
 		//  Estimated: `6074`
@@ -284,14 +305,14 @@ impl WeightInfo for () {
 	/// Storage: `Pol::Claims` (r:0 w:1)
 	/// Proof: `Pol::Claims` (`max_values`: None, `max_size`: Some(777), added: 3252, mode: `MaxEncodedLen`)
 	/// The range of component `v` is `[1, 32]`.
-	fn decide(v: u32, ) -> Weight {
+	fn decide(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `4480 + v * (81 ±0)`
 		//  Estimated: `2289374`
 		// Minimum execution time: 1_155_541_000 picoseconds.
 		Weight::from_parts(1_289_858_787, 2289374)
 			// Standard Error: 113_058
-			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(2_073_490, 0).saturating_mul(d.into()))
 			.saturating_add(ParityDbWeight::get().reads(74_u64))
 			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}

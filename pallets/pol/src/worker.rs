@@ -2,221 +2,257 @@
 //!
 //! Runs after every imported block (`offchain_worker`) on nodes whose keystore holds a Blyan
 //! worker key ([`crate::crypto`]) of an active validator. For each claim whose challenge is
-//! drawn and whose deadline has not passed (SPEC "Proof-of-Learning", steps 3–4):
+//! drawn and whose reveal window has not passed (SPEC "Proof-of-Learning"):
 //!
-//! 1. it queues two engine jobs through the `blyan_engine` host functions
-//!    (engine-interface): [`Job::EvaluateClaim`] (parent and candidate validation nats per byte
-//!    on the spec's validation set, the parent model pinned by the claim's inclusion block) and
-//!    [`Job::ReplayClaim`] (the challenged segments);
-//! 2. later runs poll both; jobs run on the node's engine threads and never block this worker,
-//!    block import or other workers;
-//! 3. once both are done it sends one signed [`Call::submit_report`] per local validator key
-//!    that has not reported yet.
+//! 1. **Replay.** It queues [`Job::ReplayClaim`] on the node's engine through the
+//!    `blyan_engine` host functions: the engine checks that the manifest is bound to the
+//!    claim (trainer, unit, parent model, datasets, training parameters within the limits,
+//!    result = last checkpoint) and replays the challenged segments.
+//! 2. **Evaluate** only a claim that replays (`Match`): [`Job::EvaluateClaim`] gives the
+//!    parent's and the candidate's validation nats per byte. A claim that does not replay is
+//!    reported with losses 0: its verdict already rejects it, and every honest validator
+//!    skips the same work, so their reports stay identical.
+//! 3. **Commit.** Up to the claim's `commit_until`, one signed [`Call::commit_report`] per
+//!    local validator key other than the trainer's, with
+//!    `report_commitment(claim, account, report, salt)` and a fresh random salt per key.
+//! 4. **Reveal.** After `commit_until`, up to `reveal_until`, one signed
+//!    [`Call::reveal_report`] per key that committed.
 //!
-//! What a run learned is kept in off-chain storage under `blyan/pol/claim/<id>`
-//! ([`WorkerClaim`]: challenged segments, when the reports were sent), so that it survives
-//! between runs and a claim decided early (whose stage no longer lists the segments) is still
-//! reported on until its deadline. Job ids are not kept: submitting a job is idempotent
-//! (`blyan_engine_interface::job_status`), which also re-queues jobs a restarted node forgot. A [`StorageLock`] (`blyan/pol/lock`) keeps two runs
-//! of overlapping blocks from sending the same report twice; a run that finds it held does
-//! nothing.
-//!
-//! Reports that did not reach the chain (a dropped transaction, a nonce taken by another
-//! transaction of the same account) are sent again [`RESEND_AFTER`] blocks later.
-//!
-//! A job the engine reports as failed (for example state pruned at the pinned block) is logged
-//! and not reported on: the validator abstains rather than report numbers it did not compute.
+//! Jobs never block this worker: later runs poll them (`blyan_worker::poll`). The report and
+//! the salts live in off-chain storage under `blyan/pol/claim/<id>` ([`WorkerClaim`]), which
+//! survives a restart, so a validator that committed before a restart still reveals. A job the
+//! engine reports as failed (a local problem, such as state pruned at the pinned block) is not
+//! reported on: the validator abstains rather than commit to numbers it did not compute.
+//! Commitments and reveals that did not reach the chain are sent again
+//! `blyan_worker::RESEND_AFTER` blocks later.
 
 use crate::{
-	Call, ClaimId, ClaimStage, Claims, Config, EvalReport, NextClaimId, ReplayVerdict, Reports,
+	report_commitment, Call, Claim, ClaimId, ClaimStage, Claims, Commitments, Config, EvalReport,
+	NextClaimId, ReplayVerdict, Reports, Validators,
 };
-use crate::{Claim, Validators};
 use alloc::vec::Vec;
-use blyan_engine_interface::{job_status, Job, JobOutput, JobStatus, ReplayOutcome};
+use blyan_engine_interface::{Job, JobOutput};
+use blyan_primitives::Hash;
+use blyan_worker::{Poll, Resend};
 use codec::{Decode, Encode};
-use frame_system::{
-	offchain::{Account, SendSignedTransaction, Signer},
-	pallet_prelude::BlockNumberFor,
-};
-use sp_runtime::{
-	offchain::{
-		storage::StorageValueRef,
-		storage_lock::{StorageLock, Time},
-		Duration,
-	},
-	traits::UniqueSaturatedInto,
-};
+use frame_support::traits::Get;
+use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
+use sp_runtime::traits::UniqueSaturatedInto;
 
 /// Log target of the worker.
 pub const LOG_TARGET: &str = "runtime::pol::worker";
 
-/// Claims looked at per run, newest first (a claim's deadline grows with its id, so the scan
-/// stops at the first claim past its deadline).
+/// Claims looked at per run, newest first (a claim's reveal window ends later the larger its
+/// id, so the scan stops at the first claim past it).
 pub const SCAN_CLAIMS: u64 = 64;
-
-/// Blocks after sending reports before the ones that did not reach the chain are sent again.
-pub const RESEND_AFTER: u32 = 5;
-
-/// Longest time a run holds the worker lock, milliseconds.
-pub const LOCK_MILLIS: u64 = 20_000;
 
 /// Key of the worker lock in off-chain storage.
 pub const LOCK_KEY: &[u8] = b"blyan/pol/lock";
 
+/// Prefix of the per-claim state keys.
+pub const CLAIM_PREFIX: &[u8] = b"blyan/pol/claim/";
+
 /// What the worker knows of a claim, in off-chain storage (SCALE).
-#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Encode, Decode)]
 pub struct WorkerClaim {
-	/// Challenged segment indices, as drawn on chain.
-	pub segments: Vec<u32>,
-	/// Block at which reports were last sent, if ever.
-	pub sent_at: Option<u32>,
+	/// The report, once the engine jobs finished.
+	pub report: Option<EvalReport>,
+	/// Salt of each local key that committed: (SCALE of the account, salt).
+	pub salts: Vec<(Vec<u8>, Hash)>,
+	/// When commitments were last sent.
+	pub commit: Resend,
+	/// When reveals were last sent.
+	pub reveal: Resend,
 }
 
 /// Off-chain storage key of a claim's [`WorkerClaim`].
 pub fn claim_key(id: ClaimId) -> Vec<u8> {
-	let mut key = b"blyan/pol/claim/".to_vec();
-	key.extend_from_slice(&id.to_le_bytes());
-	key
+	blyan_worker::key_of(CLAIM_PREFIX, id)
 }
 
-/// The engine jobs of a claim with challenged `segments`: `(evaluate, replay)`. Both read the
-/// chain at the claim's inclusion block, where `ParamIndex` still names the parent.
-pub fn jobs_of<T: Config>(claim: &Claim<T>, segments: &[u32]) -> (Job, Job) {
-	let at: u32 = claim.submitted_at.unique_saturated_into();
-	let unit = claim.unit.to_vec();
-	let candidate = claim.input.payload_root;
-	let evaluate = Job::EvaluateClaim { at, unit: unit.clone(), candidate };
-	let replay = Job::ReplayClaim {
-		at,
-		unit,
-		candidate,
+/// The replay job of a claim: read at the claim's inclusion block, where `ParamIndex` still
+/// names the parent, with the pallet's manifest limits.
+pub fn replay_job<T: Config>(claim: &Claim<T>) -> Job {
+	Job::ReplayClaim {
+		at: claim.submitted_at.unique_saturated_into(),
+		trainer: claim.trainer.encode(),
+		unit: claim.unit.to_vec(),
+		candidate: claim.input.payload_root,
 		manifest: claim.input.manifest_root,
-		datasets: claim.input.datasets.iter().map(|s| (s.dataset, s.ratio_ppm)).collect(),
-		segments: segments.to_vec(),
-	};
-	(evaluate, replay)
+		datasets: claim.input.datasets.to_vec(),
+		params: claim.input.params,
+		segments: claim.segments.to_vec(),
+		limits: T::ManifestLimits::get(),
+	}
 }
 
-/// The report made of the two finished jobs' outputs, or `None` if an output is of the wrong
-/// kind.
-pub fn report_of(evaluate: &JobOutput, replay: &JobOutput) -> Option<EvalReport> {
-	let (JobOutput::Losses { parent, candidate }, JobOutput::Replay { outcome, digest }) =
-		(evaluate, replay)
-	else {
-		return None;
-	};
-	let replay = match outcome {
-		ReplayOutcome::Match => ReplayVerdict::Match,
-		ReplayOutcome::Mismatch => ReplayVerdict::Mismatch,
-		ReplayOutcome::Unavailable => ReplayVerdict::Unavailable,
-	};
-	Some(EvalReport {
-		parent_loss: *parent,
-		candidate_loss: *candidate,
-		replay,
-		replay_digest: *digest,
-	})
+/// The evaluation job of a claim (parent model pinned by the inclusion block).
+pub fn evaluate_job<T: Config>(claim: &Claim<T>) -> Job {
+	Job::EvaluateClaim {
+		at: claim.submitted_at.unique_saturated_into(),
+		unit: claim.unit.to_vec(),
+		candidate: claim.input.payload_root,
+	}
 }
 
 /// One run of the validators' worker at block `now`.
 pub fn run<T: Config>(now: BlockNumberFor<T>) {
-	let validators: Vec<Account<T>> = Signer::<T, T::AuthorityId>::keystore_accounts()
+	let validators: Vec<Account<T>> = blyan_worker::keys::<T, T::AuthorityId>()
+		.into_iter()
 		.filter(|a| T::Validators::is_validator(&a.id))
 		.collect();
 	if validators.is_empty() {
 		return;
 	}
-	let mut lock = StorageLock::<Time>::with_deadline(LOCK_KEY, Duration::from_millis(LOCK_MILLIS));
-	let Ok(_guard) = lock.try_lock() else {
-		log::debug!(target: LOG_TARGET, "another run holds the worker lock");
-		return;
-	};
-	let next = NextClaimId::<T>::get();
-	for id in (next.saturating_sub(SCAN_CLAIMS)..next).rev() {
-		let Some(claim) = Claims::<T>::get(id) else { continue };
-		if now > claim.deadline {
-			break;
+	let ran = blyan_worker::with_lock(LOCK_KEY, || {
+		let now: u32 = now.unique_saturated_into();
+		let next = NextClaimId::<T>::get();
+		for id in (next.saturating_sub(SCAN_CLAIMS)..next).rev() {
+			let Some(claim) = Claims::<T>::get(id) else { continue };
+			if now > claim.reveal_until.unique_saturated_into() {
+				break;
+			}
+			if claim.stage != ClaimStage::AwaitingChallenge {
+				work_on::<T>(id, &claim, &validators, now);
+			}
 		}
-		work_on::<T>(id, &claim, &validators, now.unique_saturated_into());
+	});
+	if ran.is_none() {
+		log::debug!(target: LOG_TARGET, "another run holds the worker lock");
 	}
 }
 
-/// Advances the worker's state of one claim that takes reports.
+/// The report of a claim once the engine is done: `Ok(Some)` ready, `Ok(None)` pending,
+/// `Err` to abstain (logged).
+fn report_of<T: Config>(id: ClaimId, claim: &Claim<T>) -> Result<Option<EvalReport>, ()> {
+	let abstain = |what: &str, why: &str| {
+		log::warn!(target: LOG_TARGET, "claim {id}: {what}, abstaining: {why}");
+		Err(())
+	};
+	let (verdict, digest) = match blyan_worker::poll(replay_job::<T>(claim)) {
+		Poll::Ready(JobOutput::Replay { verdict, digest }) => (verdict, digest),
+		Poll::Ready(other) => {
+			return abstain("replay returned another output", &alloc::format!("{other:?}"))
+		},
+		Poll::Pending => return Ok(None),
+		Poll::Failed(why) => return abstain("replay failed", &why),
+		Poll::NoEngine => return abstain("no engine on this node", ""),
+	};
+	if verdict != ReplayVerdict::Match {
+		return Ok(Some(EvalReport {
+			parent_loss: 0,
+			candidate_loss: 0,
+			replay: verdict,
+			replay_digest: [0; 32],
+		}));
+	}
+	match blyan_worker::poll(evaluate_job::<T>(claim)) {
+		Poll::Ready(JobOutput::Losses { parent, candidate }) => Ok(Some(EvalReport {
+			parent_loss: parent,
+			candidate_loss: candidate,
+			replay: verdict,
+			replay_digest: digest,
+		})),
+		Poll::Ready(other) => {
+			abstain("evaluation returned another output", &alloc::format!("{other:?}"))
+		},
+		Poll::Pending => Ok(None),
+		Poll::Failed(why) => abstain("evaluation failed", &why),
+		Poll::NoEngine => abstain("no engine on this node", ""),
+	}
+}
+
+/// A fresh salt for `account`'s commitment on claim `id`: the node's off-chain randomness,
+/// hashed with the claim and the account.
+fn fresh_salt(id: ClaimId, account: &[u8]) -> Hash {
+	let seed = sp_io::offchain::random_seed();
+	sp_io::hashing::blake2_256(&(seed, id, account).encode())
+}
+
+/// Advances the worker's state of one claim with a drawn challenge.
 fn work_on<T: Config>(id: ClaimId, claim: &Claim<T>, validators: &[Account<T>], now: u32) {
-	let key = claim_key(id);
-	let store = StorageValueRef::persistent(&key);
-	let mut state = match store.get::<WorkerClaim>() {
-		Ok(Some(state)) => state,
-		// Only a claim in `Evaluating` still shows its challenged segments.
-		_ => match &claim.stage {
-			ClaimStage::Evaluating { segments } => {
-				WorkerClaim { segments: segments.to_vec(), sent_at: None }
-			},
-			_ => return,
-		},
-	};
-
-	let pending: Vec<&Account<T>> = {
-		let reports = Reports::<T>::get(id);
-		validators.iter().filter(|a| !reports.iter().any(|(v, _)| *v == a.id)).collect()
-	};
-	if pending.is_empty() {
-		return;
-	}
-	if state.sent_at.is_some_and(|sent| now < sent.saturating_add(RESEND_AFTER)) {
-		return;
-	}
-
-	// Queues the jobs on first sight (and again after a node restart); idempotent.
-	let (evaluate, replay) = jobs_of::<T>(claim, &state.segments);
-	let (evaluate, replay) = (job_status(evaluate), job_status(replay));
-	let report = match (&evaluate, &replay) {
-		(JobStatus::Done(e), JobStatus::Done(r)) => match report_of(e, r) {
-			Some(report) => report,
-			None => {
-				log::error!(target: LOG_TARGET, "claim {id}: engine returned outputs of the wrong kind");
-				return;
-			},
-		},
-		(JobStatus::Unavailable, _) | (_, JobStatus::Unavailable) => {
-			log::warn!(target: LOG_TARGET, "claim {id}: no engine on this node, cannot evaluate");
+	let commit_until: u32 = claim.commit_until.unique_saturated_into();
+	let reveals = Reports::<T>::get(id);
+	let eligible = validators.iter().filter(|a| a.id != claim.trainer);
+	let (to_commit, to_reveal): (Vec<&Account<T>>, Vec<&Account<T>>) = if now <= commit_until {
+		if claim.stage != ClaimStage::Evaluating {
 			return;
-		},
-		(JobStatus::Failed(why), _) | (_, JobStatus::Failed(why)) => {
-			log::warn!(
-				target: LOG_TARGET,
-				"claim {id}: engine job failed, abstaining: {}",
-				core::str::from_utf8(why).unwrap_or("(not UTF-8)")
-			);
-			return;
-		},
-		_ => {
-			if store.get::<WorkerClaim>() != Ok(Some(state.clone())) {
-				log::info!(
-					target: LOG_TARGET,
-					"claim {id}: evaluation and replay of segments {:?} queued",
-					state.segments
-				);
-				store.set(&state);
-			}
-			return;
-		},
-	};
-
-	let keys = pending.iter().map(|a| a.public.clone()).collect();
-	let sent = Signer::<T, T::AuthorityId>::all_accounts()
-		.with_filter(keys)
-		.send_signed_transaction(|_| Call::submit_report { claim: id, report });
-	for (account, result) in &sent {
-		match result {
-			Ok(()) => {
-				log::info!(target: LOG_TARGET, "claim {id}: report sent by {:?}: {report:?}", account.id)
-			},
-			Err(()) => {
-				log::warn!(target: LOG_TARGET, "claim {id}: the pool refused the report of {:?}", account.id)
-			},
 		}
+		(eligible.filter(|a| !Commitments::<T>::contains_key(id, &a.id)).collect(), Vec::new())
+	} else {
+		let pending = eligible
+			.filter(|a| {
+				Commitments::<T>::contains_key(id, &a.id)
+					&& !reveals.iter().any(|(v, _)| *v == a.id)
+			})
+			.collect();
+		(Vec::new(), pending)
+	};
+	if to_commit.is_empty() && to_reveal.is_empty() {
+		return;
 	}
-	state.sent_at = Some(now);
-	store.set(&state);
+	let key = claim_key(id);
+	let before: WorkerClaim = blyan_worker::load(&key).unwrap_or_default();
+	let mut state = before.clone();
+
+	if !to_commit.is_empty() && state.commit.due(now) {
+		let report = match state.report {
+			Some(r) => r,
+			None => match report_of::<T>(id, claim) {
+				Ok(Some(r)) => {
+					log::info!(target: LOG_TARGET, "claim {id}: report ready: {r:?}");
+					state.report = Some(r);
+					r
+				},
+				Ok(None) => return,
+				Err(()) => return,
+			},
+		};
+		for account in to_commit {
+			let who = account.id.encode();
+			let salt = match state.salts.iter().find(|(a, _)| *a == who) {
+				Some((_, salt)) => *salt,
+				None => {
+					let salt = fresh_salt(id, &who);
+					state.salts.push((who.clone(), salt));
+					salt
+				},
+			};
+			let commitment = report_commitment(id, &account.id, &report, &salt);
+			// The salt is stored before the commitment leaves: a restart in between must not
+			// lose what opens it.
+			blyan_worker::store(&key, &state);
+			blyan_worker::send::<T, T::AuthorityId, _>(
+				LOG_TARGET,
+				account,
+				&alloc::format!("claim {id}: commitment"),
+				Call::<T>::commit_report { claim: id, commitment },
+			);
+		}
+		state.commit.mark(now);
+	}
+
+	if !to_reveal.is_empty() && state.reveal.due(now) {
+		let Some(report) = state.report else {
+			log::warn!(target: LOG_TARGET, "claim {id}: committed, but the report is lost");
+			return;
+		};
+		for account in to_reveal {
+			let who = account.id.encode();
+			let Some((_, salt)) = state.salts.iter().find(|(a, _)| *a == who) else {
+				log::warn!(target: LOG_TARGET, "claim {id}: no salt for {:?}", account.id);
+				continue;
+			};
+			blyan_worker::send::<T, T::AuthorityId, _>(
+				LOG_TARGET,
+				account,
+				&alloc::format!("claim {id}: reveal"),
+				Call::<T>::reveal_report { claim: id, report, salt: *salt },
+			);
+		}
+		state.reveal.mark(now);
+	}
+	if state != before {
+		blyan_worker::store(&key, &state);
+	}
 }

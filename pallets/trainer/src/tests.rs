@@ -35,41 +35,42 @@ fn many_datasets_still_sum_to_one_million() {
 
 #[cfg(not(feature = "runtime-benchmarks"))]
 mod worker {
-	use crate::mock::*;
-	use crate::worker::{state, Phase, RESEND_AFTER};
-	use crate::ENABLED_KEY;
-	use blyan_engine_interface::{EngineExt, Job};
-	use codec::Decode;
+	use crate::{
+		mock::*,
+		worker::{challenged_checkpoints, state, Phase},
+		ENABLED_KEY, STEPS_KEY,
+	};
+	use blyan_engine_interface::Job;
+	use blyan_primitives::pol::{report_commitment, DatasetShare, TrainingParams};
+	use blyan_test_support::{dag, offchain, FakeEngine};
+	use blyan_worker::RESEND_AFTER;
 	use frame_support::{assert_ok, traits::Hooks};
 	use pallet_pol::{ClaimStage, EvalReport, ReplayVerdict};
-	use sp_core::offchain::{
-		testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
-		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
-	};
-	use sp_runtime::{generic::Preamble, testing::UintAuthorityId, traits::Dispatchable};
+	use sp_runtime::traits::Dispatchable;
 	use std::sync::Arc;
 
-	type Pool = Arc<parking_lot::RwLock<PoolState>>;
-
 	/// Externalities with the off-chain extensions, the fake engine finishing at `loss`,
-	/// the trainer's key, and the trainer switched on (`enabled`).
-	fn harness(loss: u64, enabled: bool) -> (sp_io::TestExternalities, Pool, Arc<FakeEngine>) {
+	/// the local keys `keys`, and the trainer switched on (`enabled`).
+	fn harness_with(
+		keys: &[u64],
+		loss: u64,
+		enabled: bool,
+	) -> (sp_io::TestExternalities, offchain::Pool, Arc<FakeEngine>, FakeRun) {
 		let mut ext = new_test_ext();
-		let (offchain, _) = TestOffchainExt::new();
-		ext.register_extension(OffchainDbExt::new(offchain.clone()));
-		ext.register_extension(OffchainWorkerExt::new(offchain));
-		let (pool, pool_state) = TestTransactionPoolExt::new();
-		ext.register_extension(TransactionPoolExt::new(pool));
-		let engine = Arc::new(FakeEngine::new(4_900_000_000));
-		*engine.loss.lock().unwrap() = loss;
-		ext.register_extension(EngineExt::new(engine.clone()));
-		UintAuthorityId::set_all_keys([TRAINER]);
+		let engine = FakeEngine::new();
+		let run = finish_training(&engine, loss);
+		let pool = offchain::register(&mut ext, keys, Some(engine.clone()));
 		if enabled {
-			ext.execute_with(|| {
-				sp_runtime::offchain::storage::StorageValueRef::persistent(ENABLED_KEY).set(&true)
-			});
+			ext.execute_with(|| blyan_worker::store(ENABLED_KEY, &true));
 		}
-		(ext, pool_state, engine)
+		(ext, pool, engine, run)
+	}
+
+	fn harness(
+		loss: u64,
+		enabled: bool,
+	) -> (sp_io::TestExternalities, offchain::Pool, Arc<FakeEngine>, FakeRun) {
+		harness_with(&[TRAINER], loss, enabled)
 	}
 
 	fn run_worker() {
@@ -78,15 +79,14 @@ mod worker {
 
 	/// Takes the pool's transactions and applies them as the chain would, in order; returns
 	/// their calls.
-	fn apply_pool(pool: &Pool) -> Vec<RuntimeCall> {
-		let txs = core::mem::take(&mut pool.write().transactions);
-		txs.into_iter()
-			.map(|raw| {
-				let tx = Extrinsic::decode(&mut &raw[..]).unwrap();
-				let Preamble::Signed(signer, (), ()) = tx.preamble else { panic!("not signed") };
+	fn apply_pool(pool: &offchain::Pool) -> Vec<RuntimeCall> {
+		let calls: Vec<(u64, RuntimeCall)> = offchain::take(pool);
+		calls
+			.into_iter()
+			.map(|(signer, call)| {
 				assert_eq!(signer, TRAINER);
-				assert_ok!(tx.function.clone().dispatch(RuntimeOrigin::signed(signer)));
-				tx.function
+				assert_ok!(call.clone().dispatch(RuntimeOrigin::signed(signer)));
+				call
 			})
 			.collect()
 	}
@@ -108,23 +108,41 @@ mod worker {
 		}
 	}
 
+	/// Validators 10 and 11 commit and reveal `report()` on claim `id`.
+	fn quorum_accepts(id: u64) {
+		for v in [10u64, 11] {
+			let c = report_commitment(id, &v, &report(), &[v as u8; 32]);
+			assert_ok!(Pol::commit_report(RuntimeOrigin::signed(v), id, c));
+		}
+		run_to(pallet_pol::Claims::<Test>::get(id).unwrap().commit_until + 1);
+		for v in [10u64, 11] {
+			assert_ok!(Pol::reveal_report(RuntimeOrigin::signed(v), id, report(), [v as u8; 32]));
+		}
+	}
+
+	fn expected_params(steps: u32) -> TrainingParams {
+		TrainingParams { seed: 1, steps, checkpoint_every: 10, batch_size: 16, seq_len: 64 }
+	}
+
 	#[test]
 	fn trains_publishes_claims_answers_the_challenge_and_moves_on() {
-		let (mut ext, pool, engine) = harness(4_900_000_000, true);
+		let (mut ext, pool, engine, run) = harness(4_900_000_000, true);
 		ext.execute_with(|| {
-			let parent = MockDag::accepted_of(UNITS[0]);
+			let parent = dag::accepted(UNITS[0]).unwrap();
 			run_worker();
 			assert_eq!(
-				*engine.jobs.lock().unwrap(),
+				engine.jobs(),
 				vec![Job::Train {
 					at: 1,
+					trainer: codec::Encode::encode(&TRAINER),
 					unit: UNITS[0].to_vec(),
-					datasets: vec![(1, 588_236), (2, 411_764)],
-					steps: 40,
-					checkpoint_every: 10,
-					seed: 1,
+					datasets: vec![
+						DatasetShare { dataset: 1, ratio_ppm: 588_236 },
+						DatasetShare { dataset: 2, ratio_ppm: 411_764 }
+					],
+					params: expected_params(40),
 				}],
-				"first unit round-robin, datasets by tier weight"
+				"first unit round-robin, datasets by tier weight, the trainer named"
 			);
 			assert!(matches!(state().phase, Phase::Training { .. }));
 
@@ -132,63 +150,98 @@ mod worker {
 			run_worker();
 			let calls = apply_pool(&pool);
 			assert_eq!(calls.len(), 4, "{calls:?}");
-			assert!(matches!(calls[0], RuntimeCall::ContentStore(pallet_content_store::Call::publish_tile { .. })));
+			assert!(matches!(
+				calls[0],
+				RuntimeCall::ContentStore(pallet_content_store::Call::publish_tile { .. })
+			));
 			assert!(matches!(
 				calls[1],
-				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == root("unit")
+				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == run.unit
 			));
 			assert!(matches!(
 				calls[3],
-				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == root("manifest")
+				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == run.manifest
 			));
 
-			// Both on chain: the claim.
+			// Both on chain: the claim, stating the parameters it trained with.
 			run_worker();
 			let calls = apply_pool(&pool);
-			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, bond })] = &calls[..] else {
+			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, bond })] = &calls[..]
+			else {
 				panic!("{calls:?}")
 			};
-			assert_eq!(*bond, 100, "the smallest bond");
+			assert_eq!(*bond, 1_000, "the smallest bond");
 			assert_eq!(input.parent, parent);
-			assert_eq!((input.payload_root, input.manifest_root), (root("unit"), root("manifest")));
-			assert_eq!((input.segments, input.claimed_loss, input.nonce), (4, 4_900_000_000, 7));
-			assert_eq!(input.datasets.iter().map(|d| (d.dataset, d.ratio_ppm)).collect::<Vec<_>>(), vec![(1, 588_236), (2, 411_764)]);
+			assert_eq!((input.payload_root, input.manifest_root), (run.unit, run.manifest));
+			assert_eq!((input.params, input.claimed_loss, input.nonce), (expected_params(40), 4_900_000_000, 7));
+			assert_eq!(input.params.segments(), 4);
 
 			run_worker();
 			assert!(matches!(state().phase, Phase::Claimed { claim: 0, .. }));
-			// The challenge: only the challenged segments' start checkpoints are published.
+			// The challenge: the challenged segments' start checkpoints and the last one.
 			run_to(3);
-			let ClaimStage::Evaluating { segments } = pallet_pol::Claims::<Test>::get(0).unwrap().stage else {
-				panic!("not challenged")
-			};
+			let segments = pallet_pol::Claims::<Test>::get(0).unwrap().segments;
 			run_worker();
 			let published: Vec<_> = apply_pool(&pool)
 				.into_iter()
 				.filter_map(|c| match c {
-					RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root, .. }) => Some(root),
+					RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest {
+						root,
+						..
+					}) => Some(root),
 					_ => None,
 				})
 				.collect();
-			let ckpts = FakeEngine::checkpoints();
-			assert_eq!(published, segments.iter().map(|s| ckpts[*s as usize]).collect::<Vec<_>>());
+			assert_eq!(published, challenged_checkpoints(&run.checkpoints, &segments));
+			assert_eq!(published.last(), run.checkpoints.last());
 
 			// Decided: the next run trains the next unit.
-			for v in [10, 11] {
-				assert_ok!(Pol::submit_report(RuntimeOrigin::signed(v), 0, report()));
-			}
-			assert!(matches!(pallet_pol::Claims::<Test>::get(0).unwrap().stage, ClaimStage::Accepted { .. }));
+			quorum_accepts(0);
+			assert!(matches!(
+				pallet_pol::Claims::<Test>::get(0).unwrap().stage,
+				ClaimStage::Accepted { .. }
+			));
 			run_worker();
 			assert_eq!(state().phase, Phase::Idle);
 			run_worker();
-			let jobs = engine.jobs.lock().unwrap().clone();
+			let jobs = engine.jobs();
 			assert!(matches!(&jobs[1], Job::Train { unit, .. } if unit == UNITS[1]), "{jobs:?}");
+		});
+	}
+
+	#[test]
+	fn the_node_sets_the_steps_and_the_claim_states_them() {
+		let (mut ext, _, engine, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			blyan_worker::store(STEPS_KEY, &20u32);
+			run_worker();
+			assert!(
+				matches!(&engine.jobs()[0], Job::Train { params, .. } if *params == expected_params(20))
+			);
+		});
+		// Steps beyond the chain's limits: no training at all.
+		let (mut ext, _, engine, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			blyan_worker::store(STEPS_KEY, &5_000u32);
+			run_worker();
+			assert!(engine.jobs().is_empty());
+		});
+	}
+
+	#[test]
+	fn the_trainer_signs_with_a_key_that_is_not_a_validator() {
+		// Keys of validator 10 and of account 1: the trainer is 1.
+		let (mut ext, _, engine, _) = harness_with(&[10, TRAINER], 4_900_000_000, true);
+		ext.execute_with(|| {
+			run_worker();
+			assert!(matches!(&engine.jobs()[0], Job::Train { trainer, .. } if *trainer == codec::Encode::encode(&TRAINER)));
 		});
 	}
 
 	#[test]
 	fn a_result_below_the_threshold_is_not_claimed() {
 		// 0.2 % better: below δ = 0.5 %.
-		let (mut ext, pool, _) = harness(PARENT_LOSS - PARENT_LOSS / 500, true);
+		let (mut ext, pool, _, _) = harness(PARENT_LOSS - PARENT_LOSS / 500, true);
 		ext.execute_with(|| {
 			run_worker();
 			run_worker();
@@ -200,22 +253,22 @@ mod worker {
 
 	#[test]
 	fn switched_off_or_without_data_it_does_nothing() {
-		let (mut ext, pool, engine) = harness(4_900_000_000, false);
+		let (mut ext, pool, engine, _) = harness(4_900_000_000, false);
 		ext.execute_with(|| {
 			run_worker();
-			assert!(engine.jobs.lock().unwrap().is_empty() && pool.read().transactions.is_empty());
+			assert!(engine.jobs().is_empty() && pool.read().transactions.is_empty());
 		});
-		let (mut ext, _, engine) = harness(4_900_000_000, true);
+		let (mut ext, _, engine, _) = harness(4_900_000_000, true);
 		ext.execute_with(|| {
 			Approved::set(vec![]);
 			run_worker();
-			assert!(engine.jobs.lock().unwrap().is_empty(), "no approved training data");
+			assert!(engine.jobs().is_empty(), "no approved training data");
 		});
 	}
 
 	#[test]
 	fn a_model_that_moved_since_training_is_not_claimed_and_lost_publications_are_resent() {
-		let (mut ext, pool, _) = harness(4_900_000_000, true);
+		let (mut ext, pool, _, _) = harness(4_900_000_000, true);
 		ext.execute_with(|| {
 			run_worker();
 			run_worker();
@@ -229,9 +282,21 @@ mod worker {
 			run_worker();
 			assert_eq!(apply_pool(&pool).len(), 4, "sent again");
 			// Another unit moved meanwhile: the run is dropped.
-			MockDag::set_accepted(UNITS[1], [9; 32]);
+			dag::set_accepted(UNITS[1], [9; 32]);
 			run_worker();
 			assert!(pool.read().transactions.is_empty(), "no claim");
+			assert_eq!(state().phase, Phase::Idle);
+		});
+	}
+
+	#[test]
+	fn an_engine_that_lost_the_payloads_gives_up_the_run() {
+		let (mut ext, pool, engine, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			run_worker();
+			engine.drop_outputs();
+			run_worker();
+			assert!(pool.read().transactions.is_empty());
 			assert_eq!(state().phase, Phase::Idle);
 		});
 	}

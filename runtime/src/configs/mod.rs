@@ -214,8 +214,10 @@ impl pallet_model_spec::Config for Runtime {
 impl pallet_param_dag::Config for Runtime {
 	type Specs = crate::ModelSpec;
 	type Content = crate::ContentStore;
-	/// Root until the Proof-of-Learning gate (issue #4) decides acceptance.
+	/// Root, for governance's own blocks (a migration's new units). The candidates of
+	/// Proof-of-Learning claims are decided by their quorum only (`Claimed`).
 	type AcceptOrigin = frame_system::EnsureRoot<AccountId>;
+	type Claimed = PolClaimed;
 	type MaxDependencies = ConstU32<16>;
 	type MaxNameLen = ConstU32<32>;
 	/// 8 leading zero bits: ~256 hashes per proposal.
@@ -304,22 +306,49 @@ impl pallet_dataset::BenchmarkHelper<AccountId> for AuraVoters {
 	}
 }
 
+/// Most segments a claim may have: the deterrence inequality is sized for it.
+pub const MAX_CLAIM_SEGMENTS: u32 = 32;
+/// Most steps a claim may have.
+pub const MAX_CLAIM_STEPS: u32 = 4_096;
+/// Most datasets a claim may name.
+pub const MAX_CLAIM_DATASETS: u32 = 64;
+
 parameter_types! {
-	/// Smallest claim bond: 10 BLY.
-	pub const MinClaimBond: Balance = 10 * crate::UNITS;
+	/// Smallest claim bond: 100 BLY. With the whole bond slashed and r = 2 of at most 32
+	/// segments replayed, forging any number of segments loses money in expectation: the
+	/// slash must exceed (32 − 2) / 2 = 15 times the 6 BLY a passing claim can earn
+	/// (docs/pol.md, "Deterrence"; checked by pallet-pol's `integrity_test`).
+	pub const MinClaimBond: Balance = 100 * crate::UNITS;
 	/// Reward of an accepted claim's trainer: 5 BLY (seed §23 base reward).
 	pub const TrainerReward: Balance = 5 * crate::UNITS;
 	/// Reward shared by an accepted claim's dataset creators by mixing ratio: 1 BLY.
 	pub const DataReward: Balance = crate::UNITS;
-	/// Half of the bond is burnt when a claim fails through the trainer's fault.
-	pub const ClaimSlashFraction: Perbill = Perbill::from_percent(50);
+	/// The whole bond is burnt when a claim fails through the trainer's fault.
+	pub const ClaimSlashFraction: Perbill = Perbill::from_percent(100);
+	/// Share of the bond burnt when a claim expires without a quorum: 5 %.
+	pub const ClaimExpiryFee: Perbill = Perbill::from_percent(5);
 	/// Blocks from a claim's inclusion to its challenge draw.
 	pub const ChallengeDelay: BlockNumber = 2;
-	/// Blocks validators have to evaluate and replay after the challenge: 60 (6 min at 6 s
-	/// blocks, 2 min with fast-runtime). An evaluation plus a replay of the dev model takes
-	/// under a minute on two idle cores, three times that on a loaded machine. Deviant
-	/// reports are recorded when it closes.
-	pub const EvaluationWindow: BlockNumber = 60;
+	/// Blocks validators have to replay, evaluate and commit after the challenge: 60 (6 min
+	/// at 6 s blocks, 2 min with fast-runtime). A replay plus an evaluation of the dev model
+	/// takes under a minute on two idle cores, three times that on a loaded machine.
+	pub const CommitWindow: BlockNumber = 60;
+	/// Blocks after the commit window in which validators reveal: 10.
+	pub const RevealWindow: BlockNumber = 10;
+	/// What a claim may ask of a validator (issue #9, "Manifest parameters are unbounded").
+	pub const ClaimManifestLimits: blyan_primitives::pol::ManifestLimits =
+		blyan_primitives::pol::ManifestLimits {
+			max_steps: MAX_CLAIM_STEPS,
+			max_segments: MAX_CLAIM_SEGMENTS,
+			max_batch_size: 64,
+			max_seq_len: 128,
+			max_tokens_per_step: 4_096,
+			max_manifest_bytes: blyan_primitives::pol::ManifestLimits::manifest_bytes_for(
+				MAX_CLAIM_STEPS,
+				MAX_CLAIM_SEGMENTS,
+				MAX_CLAIM_DATASETS,
+			),
+		};
 }
 
 impl pallet_pol::Config for Runtime {
@@ -333,6 +362,7 @@ impl pallet_pol::Config for Runtime {
 	type TrainerReward = TrainerReward;
 	type DataReward = DataReward;
 	type SlashFraction = ClaimSlashFraction;
+	type ExpiryFee = ClaimExpiryFee;
 	/// δ = 0.5 % (SPEC "Proof-of-Learning").
 	type MinImprovement = ConstU32<5_000>;
 	/// The claimed loss must be within 1 % of the measured one.
@@ -340,10 +370,13 @@ impl pallet_pol::Config for Runtime {
 	/// Honest reports are bitwise identical (docs/engine.md); 1 ppm absorbs nothing else.
 	type DeviationTolerance = ConstU32<1>;
 	type ChallengeDelay = ChallengeDelay;
-	type EvaluationWindow = EvaluationWindow;
-	/// Two segments per claim, the PoL reference default (Jia et al. 2021, Q = 2).
+	type CommitWindow = CommitWindow;
+	type RevealWindow = RevealWindow;
+	/// Two segments per claim, the PoL reference default (Jia et al. 2021, Q = 2); the bond
+	/// makes that enough (see `MinClaimBond`).
 	type ReplaySegments = ConstU32<2>;
-	type MaxDatasets = ConstU32<64>;
+	type ManifestLimits = ClaimManifestLimits;
+	type MaxDatasets = ConstU32<MAX_CLAIM_DATASETS>;
 	/// As pallet-param-dag's `MaxNameLen`.
 	type MaxUnitNameLen = ConstU32<32>;
 	/// At most one report per Aura authority.
@@ -355,6 +388,15 @@ impl pallet_pol::Config for Runtime {
 	type WeightInfo = pallet_pol::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BlyanBenchmarkHelper;
+}
+
+/// The candidate blocks of Proof-of-Learning claims, which only their claim's decision moves.
+pub struct PolClaimed;
+
+impl frame_support::traits::Contains<blyan_primitives::Hash> for PolClaimed {
+	fn contains(block: &blyan_primitives::Hash) -> bool {
+		pallet_pol::ClaimOfBlock::<Runtime>::contains_key(block)
+	}
 }
 
 /// The parameter DAG as the Proof-of-Learning pallet sees it.
@@ -381,6 +423,10 @@ impl pallet_pol::ParamDag<AccountId> for PolDag {
 	fn reject(block: &blyan_primitives::Hash) -> Result<(), sp_runtime::DispatchError> {
 		crate::ParamDag::do_reject_block(*block)
 	}
+	fn is_proposed(block: &blyan_primitives::Hash) -> bool {
+		pallet_param_dag::Blocks::<Runtime>::get(block)
+			.is_some_and(|b| b.status == pallet_param_dag::BlockStatus::Proposed)
+	}
 	fn solve_child_nonce(
 		miner: &AccountId,
 		parent: &blyan_primitives::Hash,
@@ -398,6 +444,9 @@ impl pallet_pol::Datasets<AccountId> for PolDatasets {
 		pallet_dataset::Datasets::<Runtime>::get(id)
 			.filter(|d| matches!(d.stage, pallet_dataset::Stage::Approved(_)))
 			.map(|d| d.creator)
+	}
+	fn validation_dataset() -> Option<blyan_primitives::DatasetId> {
+		latest_spec().map(|s| s.validation_dataset.0)
 	}
 }
 
@@ -532,6 +581,8 @@ impl pallet_pol::BenchmarkHelper<AccountId> for BlyanBenchmarkHelper {
 	}
 
 	fn approved_dataset(creator: &AccountId, n: u32) -> blyan_primitives::DatasetId {
+		// Far above the genesis datasets, so never the validation set.
+		let n = n.saturating_add(1_000_000);
 		pallet_dataset::Datasets::<Runtime>::insert(
 			n,
 			pallet_dataset::DatasetRecord::<Runtime> {
@@ -610,4 +661,8 @@ impl pallet_trainer::Config for Runtime {
 	type Steps = ConstU32<300>;
 	/// K = 10: 30 segments; a validator replays r = 2 of them, 20 steps.
 	type CheckpointEvery = ConstU32<10>;
+	/// 16 rows …
+	type BatchSize = ConstU32<16>;
+	/// … of 64 bytes (docs/engine.md, "Learning on real text").
+	type SeqLen = ConstU32<64>;
 }

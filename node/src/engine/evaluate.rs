@@ -1,0 +1,134 @@
+//! [`Job::EvaluateClaim`](blyan_engine_interface::Job::EvaluateClaim): the validation loss of
+//! the parent model and of the candidate, in nano-nats per byte (SPEC "Proof-of-Learning").
+
+use std::{collections::HashMap, sync::Mutex};
+
+use blyan_engine_interface::{Hash, JobOutput};
+use blyan_moe::{
+	store::{ModelIndex, UnitStore},
+	train::checkpoint_len_bound,
+	units::UnitId,
+};
+use blyan_primitives::pol::{loss_from_nats_per_byte, UNDECODABLE_LOSS};
+use sp_core::H256;
+
+use super::{
+	stopped,
+	view::{accepted_index, unit_name, ChainStore, ChainView},
+	Adversary, JobCtx,
+};
+
+/// Validation losses already computed, by model (unit roots) and validation text root:
+/// every claim on one parent model shares the parent's evaluation.
+#[derive(Default)]
+pub struct LossCache {
+	losses: Mutex<HashMap<(Vec<(String, String)>, Hash), u64>>,
+}
+
+/// Most cached losses; beyond it the cache is cleared (a cheap bound: parents change
+/// rarely).
+const LOSS_CACHE_ENTRIES: usize = 256;
+
+impl LossCache {
+	/// The validation loss of `index` on the text with payload root `text_root` (nano-nats per
+	/// byte), from the cache or by evaluating it (fetching payloads from `store`).
+	///
+	/// Errors: those of `blyan_moe::eval::evaluate_index` (a unit that does not decode, a
+	/// missing payload, [`blyan_moe::Error::Stopped`] past the time budget).
+	pub fn loss(
+		&self,
+		index: &ModelIndex,
+		store: &dyn UnitStore,
+		text_root: &Hash,
+		text: &[u8],
+		ctx: &mut JobCtx,
+		progress: &dyn Fn(usize, usize) -> (u32, u32),
+	) -> blyan_moe::Result<u64> {
+		let key: (Vec<(String, String)>, Hash) =
+			(index.units.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), *text_root);
+		if let Some(l) = self.losses.lock().ok().and_then(|m| m.get(&key).copied()) {
+			return Ok(l);
+		}
+		let seq_len = index.config.max_position_embeddings;
+		let batch = blyan_moe::eval::DEFAULT_EVAL_BATCH;
+		let r =
+			blyan_moe::eval::evaluate_index(index, store, text, seq_len, batch, &mut |d, t| {
+				let (done, total) = progress(d, t);
+				ctx.tick(done, total).map_err(stopped)
+			})?;
+		let loss = loss_from_nats_per_byte(r.nats_per_byte);
+		if let Ok(mut m) = self.losses.lock() {
+			if m.len() >= LOSS_CACHE_ENTRIES {
+				m.clear();
+			}
+			m.insert(key, loss);
+		}
+		Ok(loss)
+	}
+}
+
+/// The validation text of the latest spec at `at`: `(payload root, bytes)`.
+pub fn validation_text(chain: &dyn ChainView, at: H256) -> Result<(Hash, Vec<u8>), String> {
+	let (_, validation) = chain.latest_spec(at)?;
+	let root = chain.dataset(at, validation)?.text;
+	Ok((root, chain.payload(at, &root)?))
+}
+
+/// [`Job::EvaluateClaim`](blyan_engine_interface::Job::EvaluateClaim): parent and candidate
+/// validation loss, nano-nats per byte. A candidate that is larger than a unit can be, or does
+/// not decode as the unit, has loss [`UNDECODABLE_LOSS`] (the claim then fails
+/// `InsufficientImprovement`); a parent or text that cannot be read fails the job (the
+/// validator abstains).
+pub fn evaluate_claim(
+	chain: &dyn ChainView,
+	cache: &LossCache,
+	adversary: &dyn Adversary,
+	at: u32,
+	unit: &[u8],
+	candidate: &Hash,
+	ctx: &mut JobCtx,
+) -> Result<JobOutput, String> {
+	let at = chain.hash_of(at)?;
+	let (cfg, _) = chain.latest_spec(at)?;
+	let (text_root, text) = validation_text(chain, at)?;
+	let parent = accepted_index(chain, at, &cfg)?;
+	let unit = unit_name(unit)?;
+	let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
+	ctx.check_memory(
+		"evaluating the model",
+		blyan_moe::train::step_memory_bound(
+			&cfg,
+			blyan_moe::eval::DEFAULT_EVAL_BATCH,
+			cfg.max_position_embeddings,
+		),
+	)?;
+	let store = ChainStore { chain, at };
+	let parent_loss = cache
+		.loss(&parent, &store, &text_root, &text, ctx, &|d, t| (d as u32, (2 * t) as u32))
+		.map_err(|e| format!("evaluate parent: {e}"))?;
+
+	// A unit payload is at most a third of its checkpoint (no optimiser moments).
+	let bound = checkpoint_len_bound(&cfg, &[unit_id].into()) / 3 + 1024;
+	let len = chain.payload_len(at, candidate)?;
+	let candidate_loss = if len > bound {
+		log::info!(target: super::LOG_TARGET, "candidate of {len} bytes is larger than a unit ({bound})");
+		UNDECODABLE_LOSS
+	} else {
+		let mut cand = parent.clone();
+		cand.units.insert(unit.to_string(), hex::encode(candidate));
+		match cache
+			.loss(&cand, &store, &text_root, &text, ctx, &|d, t| ((t + d) as u32, (2 * t) as u32))
+		{
+			Ok(l) => l,
+			Err(e @ (blyan_moe::Error::NotFound(_) | blyan_moe::Error::Stopped(_))) => {
+				return Err(format!("evaluate candidate: {e}"))
+			},
+			Err(e) => {
+				log::info!(target: super::LOG_TARGET, "candidate does not decode: {e}");
+				UNDECODABLE_LOSS
+			},
+		}
+	};
+	let (parent, candidate) = adversary.reported_losses(parent_loss, candidate_loss);
+	Ok(JobOutput::Losses { parent, candidate })
+}

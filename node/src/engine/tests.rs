@@ -1,0 +1,599 @@
+//! Engine service tests on an in-memory chain: evaluation, the replay's binding checks and
+//! their attacks (a result not bound to its checkpoints, understated segments, a stolen
+//! manifest, a resource bomb), budgets, panics, persisted results and outputs, audit and
+//! training.
+
+use super::{
+	view::{ChainView, DatasetInfo},
+	*,
+};
+use blyan_engine_interface::{DatasetShare, ManifestLimits, ReplayVerdict, TrainingParams};
+use blyan_moe::{
+	data::{Dataset, PPM},
+	model::init_weights,
+	optim::AdamWParams,
+	store::{MemStore, ModelIndex, UnitStore},
+	train::{train, Manifest, TrainParams},
+	units::{encode_unit, UnitId},
+};
+use sp_core::H256;
+use std::collections::BTreeSet;
+
+const UNIT: &str = "layer0.expert1";
+/// The trainer account's SCALE bytes in these tests.
+const TRAINER: [u8; 32] = [0x77; 32];
+
+/// A chain with one block (#0): a test model (seed 42) accepted, dataset 0 (the validation
+/// text) and datasets 1 and 2 (training texts); payloads in a memory store.
+struct MemChain {
+	store: MemStore,
+	index: ModelIndex,
+	datasets: Vec<DatasetInfo>,
+}
+
+impl ChainView for MemChain {
+	fn best(&self) -> H256 {
+		H256::repeat_byte(1)
+	}
+	fn hash_of(&self, number: u32) -> Result<H256, String> {
+		(number == 0)
+			.then_some(H256::repeat_byte(1))
+			.ok_or_else(|| format!("no block #{number}"))
+	}
+	fn payload(&self, _at: H256, root: &Hash) -> Result<Vec<u8>, String> {
+		self.store.fetch(root).map(|p| p.to_vec()).map_err(|e| e.to_string())
+	}
+	fn payload_len(&self, at: H256, root: &Hash) -> Result<u64, String> {
+		self.payload(at, root).map(|p| p.len() as u64)
+	}
+	fn accepted_payload(&self, _at: H256, name: &str) -> Result<Option<Hash>, String> {
+		Ok(self
+			.index
+			.units
+			.get(name)
+			.map(|h| blyan_moe::store::parse_hash(name, h).unwrap()))
+	}
+	fn latest_spec(&self, _at: H256) -> Result<(blyan_moe::Config, u32), String> {
+		Ok((self.index.config.clone(), 0))
+	}
+	fn dataset(&self, _at: H256, id: u32) -> Result<DatasetInfo, String> {
+		self.datasets
+			.get(id as usize)
+			.cloned()
+			.ok_or_else(|| format!("no dataset {id}"))
+	}
+}
+
+fn fortunes(topic: &str, n: usize) -> String {
+	(0..n)
+		.map(|i| {
+			format!("{topic} fortune number {i}: the quick brown fox jumps over the lazy dog.\n%\n")
+		})
+		.collect()
+}
+
+fn chain() -> MemChain {
+	let cfg = blyan_moe::Config::test();
+	let store = MemStore::default();
+	let index = ModelIndex::save_weights(&cfg, &init_weights(&cfg, 42).unwrap(), &store).unwrap();
+	let mut datasets = Vec::new();
+	for (name, text) in [
+		("validation", fortunes("held-out", 20)),
+		("wisdom", fortunes("wisdom", 60)),
+		("humor", fortunes("humor", 60)),
+	] {
+		let text_root = store.put(text.as_bytes()).unwrap();
+		let content_root = Dataset::from_text(name, &text).unwrap().content_root();
+		datasets.push(DatasetInfo { name: name.into(), content_root, text: text_root });
+	}
+	MemChain { store, index, datasets }
+}
+
+/// A candidate with other weights (seed 43) for `UNIT`, stored; its root.
+fn other_candidate(c: &MemChain) -> Hash {
+	let other = init_weights(&c.index.config, 43).unwrap();
+	let bytes =
+		encode_unit(&c.index.config, UnitId::Expert { layer: 0, expert: 1 }, &other).unwrap();
+	c.store.put(&bytes).unwrap()
+}
+
+/// 4 steps, K = 2 (two segments), 2 × 16 tokens, seed 5.
+fn params() -> TrainingParams {
+	TrainingParams { seed: 5, steps: 4, checkpoint_every: 2, batch_size: 2, seq_len: 16 }
+}
+
+fn limits() -> ManifestLimits {
+	ManifestLimits {
+		max_steps: 100,
+		max_segments: 10,
+		max_batch_size: 8,
+		max_seq_len: 64,
+		max_tokens_per_step: 512,
+		max_manifest_bytes: 64 * 1024,
+	}
+}
+
+/// Trains `UNIT` with [`params`] on datasets 1 and 2 (70 / 30 %) for [`TRAINER`], stores
+/// checkpoints, result and manifest (after `edit`); returns (manifest root, candidate root).
+fn trained(c: &MemChain, edit: impl FnOnce(&mut Manifest)) -> (Hash, Hash) {
+	let texts: Vec<Dataset> = [1usize, 2]
+		.iter()
+		.map(|&i| {
+			let text =
+				String::from_utf8(c.store.fetch(&c.datasets[i].text).unwrap().to_vec()).unwrap();
+			Dataset::from_text(&c.datasets[i].name, &text).unwrap()
+		})
+		.collect();
+	let p = params();
+	let train_params = TrainParams {
+		seed: p.seed,
+		steps: u64::from(p.steps),
+		batch_size: p.batch_size as usize,
+		seq_len: p.seq_len as usize,
+		checkpoint_every: u64::from(p.checkpoint_every),
+		validation_permille: 100,
+		adamw: AdamWParams::with_lr(3e-3),
+	};
+	let unit: BTreeSet<UnitId> = [UnitId::Expert { layer: 0, expert: 1 }].into();
+	let out = train(
+		&c.index,
+		&c.store,
+		&unit,
+		&texts,
+		&[700_000, PPM - 700_000],
+		&train_params,
+		&mut |_| Ok(()),
+	)
+	.unwrap();
+	let mut manifest = out.manifest;
+	manifest.trainer = Manifest::trainer_of(&TRAINER);
+	let candidate = blyan_moe::store::parse_hash(UNIT, &manifest.result[UNIT]).unwrap();
+	edit(&mut manifest);
+	let root = c.store.put(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+	(root, candidate)
+}
+
+fn honest_datasets() -> Vec<DatasetShare> {
+	vec![
+		DatasetShare { dataset: 1, ratio_ppm: 700_000 },
+		DatasetShare { dataset: 2, ratio_ppm: PPM - 700_000 },
+	]
+}
+
+fn replay_job(manifest: Hash, candidate: Hash) -> Job {
+	Job::ReplayClaim {
+		at: 0,
+		trainer: TRAINER.to_vec(),
+		unit: UNIT.as_bytes().to_vec(),
+		candidate,
+		manifest,
+		datasets: honest_datasets(),
+		params: params(),
+		segments: vec![0, 1],
+		limits: limits(),
+	}
+}
+
+fn with(job: Job, f: impl FnOnce(&mut Job)) -> Job {
+	let mut j = job;
+	f(&mut j);
+	j
+}
+
+fn wait(service: &EngineService, id: &JobId) -> JobStatus {
+	for _ in 0..1200 {
+		match service.status(id) {
+			JobStatus::Queued | JobStatus::Running { .. } => {
+				std::thread::sleep(std::time::Duration::from_millis(100))
+			},
+			other => return other,
+		}
+	}
+	panic!("job did not finish in 120 s");
+}
+
+fn run_on(c: MemChain, options: Options, job: Job) -> JobStatus {
+	let s = EngineService::start_with(Arc::new(c), options);
+	let id = s.submit(job);
+	wait(&s, &id)
+}
+
+fn run(c: MemChain, job: Job) -> JobStatus {
+	run_on(c, Options::default(), job)
+}
+
+fn replay_verdict(status: JobStatus) -> ReplayVerdict {
+	match status {
+		JobStatus::Done(JobOutput::Replay { verdict, .. }) => verdict,
+		other => panic!("not a replay outcome: {other:?}"),
+	}
+}
+
+#[test]
+fn evaluate_claim_is_queued_run_off_thread_and_deterministic() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let a = EngineService::start(Arc::new(c), 1);
+	let id = a.submit(job.clone());
+	assert_eq!(id, job_id(&job));
+	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = wait(&a, &id) else {
+		panic!("unexpected status {:?}", a.status(&id));
+	};
+	// A random byte-level model scores about ln 256 ≈ 5.55 nats per byte.
+	assert!((4_000_000_000..7_000_000_000).contains(&parent), "{parent}");
+	assert_ne!(parent, candidate, "the candidate has other weights");
+	// Another validator's service (2 engine threads) computes the same integers.
+	let c2 = chain();
+	other_candidate(&c2);
+	assert_eq!(
+		run_on(c2, Options { threads: 2, ..Options::default() }, job.clone()),
+		JobStatus::Done(JobOutput::Losses { parent, candidate })
+	);
+	assert_eq!(a.submit(job), id, "submitting again is idempotent");
+}
+
+#[test]
+fn an_undecodable_candidate_has_the_largest_loss() {
+	let c = chain();
+	let garbage = c.store.put(b"these bytes are not a safetensors unit").unwrap();
+	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: garbage };
+	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = run(c, job) else { panic!() };
+	assert!(parent > 0);
+	assert_eq!(candidate, blyan_primitives::pol::UNDECODABLE_LOSS);
+}
+
+#[test]
+fn an_honest_training_run_replays_to_the_same_digest_everywhere() {
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let first = run(c, replay_job(manifest, cand));
+	let JobStatus::Done(JobOutput::Replay { verdict: ReplayVerdict::Match, digest }) = first else {
+		panic!("{first:?}");
+	};
+	assert_ne!(digest, [0; 32]);
+	let c2 = chain();
+	let (manifest2, cand2) = trained(&c2, |_| {});
+	assert_eq!((manifest2, cand2), (manifest, cand), "training is deterministic");
+	assert_eq!(run(c2, replay_job(manifest, cand)), first);
+}
+
+#[test]
+fn a_forged_checkpoint_is_a_mismatch() {
+	let c = chain();
+	let fake = c.store.put(b"not a checkpoint").unwrap();
+	let (manifest, cand) = trained(&c, |m| {
+		// Claims segment 0 ended in other weights: replaying segment 0 from checkpoint 0
+		// reproduces the real checkpoint 1, not this one.
+		m.checkpoints[1] = hex::encode(fake);
+	});
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Mismatch);
+}
+
+#[test]
+fn a_result_not_bound_to_its_checkpoints_is_unbound() {
+	// Honest checkpoints, but the claimed result is another payload (for example weights
+	// tuned on the validation set afterwards).
+	let c = chain();
+	let tuned = other_candidate(&c);
+	let (manifest, _) = trained(&c, |m| {
+		m.result.insert(UNIT.into(), hex::encode(tuned));
+	});
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, tuned))), ReplayVerdict::Unbound);
+}
+
+#[test]
+fn understated_segments_are_unbound() {
+	// The claim says 2 steps (one segment, always challenged on segment 0); the manifest has
+	// two segments.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let job = with(replay_job(manifest, cand), |j| {
+		if let Job::ReplayClaim { params, segments, .. } = j {
+			params.steps = 2;
+			*segments = vec![0];
+		}
+	});
+	assert_eq!(replay_verdict(run(c, job)), ReplayVerdict::Unbound);
+}
+
+#[test]
+fn a_manifest_claimed_by_another_account_is_unbound() {
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let stolen = with(replay_job(manifest, cand), |j| {
+		if let Job::ReplayClaim { trainer, .. } = j {
+			*trainer = vec![0x66; 32];
+		}
+	});
+	assert_eq!(replay_verdict(run(c, stolen)), ReplayVerdict::Unbound);
+}
+
+#[test]
+fn a_resource_bomb_is_refused_before_anything_is_allocated() {
+	// The manifest asks for 2^28 × 2^20-byte batches while the claim states the real ones.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| {
+		m.params.batch_size = 1 << 28;
+		m.params.seq_len = 1 << 20;
+	});
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Unbound);
+
+	// The same bomb in claim and manifest (the pallet would refuse the claim; the engine
+	// checks again): refused by the limits.
+	let c = chain();
+	let bomb = TrainingParams { batch_size: 1 << 28, seq_len: 1 << 20, ..params() };
+	let (manifest, cand) = trained(&c, |m| {
+		m.params.batch_size = 1 << 28;
+		m.params.seq_len = 1 << 20;
+	});
+	let job = with(replay_job(manifest, cand), |j| {
+		if let Job::ReplayClaim { params, .. } = j {
+			*params = bomb;
+		}
+	});
+	assert_eq!(replay_verdict(run(c, job)), ReplayVerdict::Unbound);
+
+	// A manifest larger than the limit is not even fetched.
+	let c = chain();
+	let huge = c.store.put(&vec![b' '; 64 * 1024 + 1]).unwrap();
+	assert_eq!(replay_verdict(run(c, replay_job(huge, [1; 32]))), ReplayVerdict::Unbound);
+
+	// A checkpoint far larger than a checkpoint of the unit is not fetched.
+	let c = chain();
+	let big = c.store.put(&vec![0u8; 8 << 20]).unwrap();
+	let (manifest, cand) = trained(&c, |m| m.checkpoints[0] = hex::encode(big));
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Unbound);
+}
+
+#[test]
+fn a_claim_within_the_limits_but_over_the_node_budget_fails_the_job() {
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let tiny = Options {
+		budget: Budget { memory_bytes: 1024, ..Budget::default() },
+		..Options::default()
+	};
+	let JobStatus::Failed(why) = run_on(c, tiny, replay_job(manifest, cand)) else { panic!() };
+	assert!(
+		String::from_utf8_lossy(&why).contains("memory budget"),
+		"{}",
+		String::from_utf8_lossy(&why)
+	);
+}
+
+#[test]
+fn a_job_past_its_time_budget_fails() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let instant = Options {
+		budget: Budget { time: std::time::Duration::ZERO, ..Budget::default() },
+		..Options::default()
+	};
+	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let JobStatus::Failed(why) = run_on(c, instant, job) else { panic!() };
+	assert!(String::from_utf8_lossy(&why).contains("time budget"));
+}
+
+#[test]
+fn naming_datasets_not_trained_on_is_caught() {
+	// The claim names dataset 0 where the manifest trained on dataset 1.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let job = with(replay_job(manifest, cand), |j| {
+		if let Job::ReplayClaim { datasets, .. } = j {
+			datasets[0].dataset = 0;
+		}
+	});
+	assert_eq!(replay_verdict(run(c, job)), ReplayVerdict::Unbound);
+	// A manifest (and claim) that names humor 70 % / wisdom 30 % for batches drawn from
+	// wisdom 70 % / humor 30 %: the batch hashes do not reproduce.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| {
+		m.datasets.swap(0, 1);
+		let (a, b) = (m.datasets[0].ratio_ppm, m.datasets[1].ratio_ppm);
+		m.datasets[0].ratio_ppm = b;
+		m.datasets[1].ratio_ppm = a;
+	});
+	let job = with(replay_job(manifest, cand), |j| {
+		if let Job::ReplayClaim { datasets, .. } = j {
+			*datasets = vec![
+				DatasetShare { dataset: 2, ratio_ppm: 700_000 },
+				DatasetShare { dataset: 1, ratio_ppm: PPM - 700_000 },
+			];
+		}
+	});
+	assert_eq!(replay_verdict(run(c, job)), ReplayVerdict::Mismatch);
+}
+
+#[test]
+fn audit_dataset_reports_the_l0_figures_and_the_validation_overlap() {
+	let c = chain();
+	let text = "Write to a.b@example.com for the secret of the universe.\n%\nThe quick brown fox jumps over the lazy dog.\n%\nThe quick brown fox jumps over the lazy dog.\n%\nok\n";
+	let root = c.store.put(text.as_bytes()).unwrap();
+	let mut c = c;
+	c.datasets
+		.push(DatasetInfo { name: "probe".into(), content_root: [0; 32], text: root });
+	let JobStatus::Done(JobOutput::Audit(f)) = run(c, Job::AuditDataset { at: 0, dataset: 3 })
+	else {
+		panic!()
+	};
+	assert_eq!(
+		(f.pii_permille, f.duplicate_permille, f.out_of_range_permille, f.english_permille),
+		(250, 250, 250, 750)
+	);
+	assert_eq!((f.toxicity_permille, f.validation_overlap), (0, 0));
+
+	// A dataset that copies two validation samples, one of them re-cased.
+	let mut c = chain();
+	let leak = "held-out fortune number 3: the quick brown fox jumps over the lazy dog.\n%\nHELD-OUT fortune number 4:   the quick brown fox jumps over the lazy dog.\n%\nSomething new and long enough to be a sample.\n";
+	let root = c.store.put(leak.as_bytes()).unwrap();
+	c.datasets
+		.push(DatasetInfo { name: "leak".into(), content_root: [0; 32], text: root });
+	let JobStatus::Done(JobOutput::Audit(f)) = run(c, Job::AuditDataset { at: 0, dataset: 3 })
+	else {
+		panic!()
+	};
+	assert_eq!(f.validation_overlap, 2);
+	assert_eq!(
+		f.verdict(true),
+		Err(blyan_primitives::audit::AuditFailure::SharesValidationSamples)
+	);
+}
+
+#[test]
+fn bad_jobs_fail_with_a_reason_and_unknown_ids_are_unknown() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let s = EngineService::start(Arc::new(c), 1);
+	let missing_block =
+		s.submit(Job::EvaluateClaim { at: 5, unit: UNIT.as_bytes().to_vec(), candidate: cand });
+	let JobStatus::Failed(why) = wait(&s, &missing_block) else { panic!() };
+	assert!(String::from_utf8_lossy(&why).contains("no block #5"));
+	let no_unit =
+		s.submit(Job::EvaluateClaim { at: 0, unit: b"layer9.expert1".to_vec(), candidate: cand });
+	assert!(matches!(wait(&s, &no_unit), JobStatus::Failed(_)));
+	let no_manifest = s.submit(replay_job([8; 32], cand));
+	assert_eq!(replay_verdict(wait(&s, &no_manifest)), ReplayVerdict::Unavailable);
+	assert_eq!(s.status(&[0; 32]), JobStatus::Unknown);
+	assert_eq!(s.output_tile(&[0; 32], 0), None);
+}
+
+/// A chain whose every read panics: the engine fails the job and keeps serving.
+struct Panicky;
+impl ChainView for Panicky {
+	fn best(&self) -> H256 {
+		H256::zero()
+	}
+	fn hash_of(&self, number: u32) -> Result<H256, String> {
+		if number == 13 {
+			panic!("chain view exploded");
+		}
+		Ok(H256::zero())
+	}
+	fn payload(&self, _: H256, _: &Hash) -> Result<Vec<u8>, String> {
+		Err("none".into())
+	}
+	fn payload_len(&self, _: H256, _: &Hash) -> Result<u64, String> {
+		Err("none".into())
+	}
+	fn accepted_payload(&self, _: H256, _: &str) -> Result<Option<Hash>, String> {
+		Ok(None)
+	}
+	fn latest_spec(&self, _: H256) -> Result<(blyan_moe::Config, u32), String> {
+		Err("no spec".into())
+	}
+	fn dataset(&self, _: H256, _: u32) -> Result<DatasetInfo, String> {
+		Err("none".into())
+	}
+}
+
+#[test]
+fn a_panic_fails_the_job_not_the_engine() {
+	let s = EngineService::start(Arc::new(Panicky), 1);
+	let boom = s.submit(Job::AuditDataset { at: 13, dataset: 0 });
+	let JobStatus::Failed(why) = wait(&s, &boom) else { panic!() };
+	assert!(String::from_utf8_lossy(&why).contains("chain view exploded"));
+	// The same single engine thread still answers.
+	let next = s.submit(Job::AuditDataset { at: 1, dataset: 0 });
+	let JobStatus::Failed(why) = wait(&s, &next) else { panic!() };
+	assert!(String::from_utf8_lossy(&why).contains("none"));
+}
+
+#[test]
+fn results_survive_a_restart_and_an_interrupted_job_is_not_retried_forever() {
+	let dir = tempfile::tempdir().unwrap();
+	let options = || Options { dir: Some(dir.path().to_path_buf()), ..Options::default() };
+	let c = Arc::new(chain());
+	let cand = other_candidate(&c);
+	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let first = {
+		let s = EngineService::start_with(c.clone(), options());
+		let id = s.submit(job.clone());
+		wait(&s, &id)
+	};
+	assert!(matches!(first, JobStatus::Done(_)));
+	// A restarted service answers at once, without running the job again.
+	let s = EngineService::start_with(Arc::new(Panicky), options());
+	assert_eq!(s.status(&job_id(&job)), first);
+
+	// A job the node stopped during twice (crash markers on disk) fails instead of running.
+	let crashing = Job::AuditDataset { at: 0, dataset: 1 };
+	let id = job_id(&crashing);
+	let marker = dir.path().join("jobs").join("v2").join(format!("{}.running", hex::encode(id)));
+	std::fs::write(&marker, codec::Encode::encode(&2u32)).unwrap();
+	let s = EngineService::start_with(c, options());
+	let JobStatus::Failed(why) = wait(&s, &s.submit(crashing)) else { panic!() };
+	assert!(String::from_utf8_lossy(&why).contains("stopped during this job"));
+}
+
+/// Copies a payload the engine produced into the chain's store, tile by tile through
+/// `output_tile`, as the trainer's worker publishes it; checks the root.
+fn publish(service: &EngineService, c: &MemChain, root: &Hash) {
+	let mut bytes = Vec::new();
+	let mut i = 0;
+	while let Some(tile) = service.output_tile(root, i) {
+		bytes.extend(tile);
+		i += 1;
+	}
+	assert_eq!(c.store.put(&bytes).unwrap(), *root, "output tiles rebuild the payload");
+}
+
+fn train_job() -> Job {
+	Job::Train {
+		at: 0,
+		trainer: TRAINER.to_vec(),
+		unit: UNIT.as_bytes().to_vec(),
+		datasets: honest_datasets(),
+		params: TrainingParams { seed: 9, ..params() },
+	}
+}
+
+#[test]
+fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published() {
+	let dir = tempfile::tempdir().unwrap();
+	let c = Arc::new(chain());
+	let options = || Options { dir: Some(dir.path().to_path_buf()), ..Options::default() };
+	let service = EngineService::start_with(c.clone(), options());
+	let JobStatus::Done(JobOutput::Trained {
+		payload,
+		manifest,
+		params: p,
+		parent_loss,
+		loss,
+		checkpoints,
+	}) = wait(&service, &service.submit(train_job()))
+	else {
+		panic!("training failed")
+	};
+	assert_eq!(p, TrainingParams { seed: 9, ..params() });
+	assert_eq!(checkpoints.len(), 3, "before training and after each segment");
+	assert_ne!(parent_loss, loss, "training moved the unit");
+	assert!(service.output_tile(&[0x42; 32], 0).is_none());
+
+	// The outputs are on disk: a restarted node still publishes them.
+	drop(service);
+	let service = EngineService::start_with(c.clone(), options());
+	publish(&service, &c, &payload);
+	let eval = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: payload };
+	assert_eq!(
+		wait(&service, &service.submit(eval)),
+		JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss }),
+		"validators measure exactly the claimed loss"
+	);
+	// The replay of segment 1 matches once the manifest, checkpoint 1 and the last checkpoint
+	// are published.
+	publish(&service, &c, &manifest);
+	publish(&service, &c, &checkpoints[1]);
+	publish(&service, &c, &checkpoints[2]);
+	let replay = with(replay_job(manifest, payload), |j| {
+		if let Job::ReplayClaim { params: rp, segments, .. } = j {
+			*rp = p;
+			*segments = vec![1];
+		}
+	});
+	assert!(matches!(
+		wait(&service, &service.submit(replay)),
+		JobStatus::Done(JobOutput::Replay { verdict: ReplayVerdict::Match, .. })
+	));
+}
