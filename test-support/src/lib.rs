@@ -15,7 +15,8 @@
 
 #![deny(missing_docs)]
 
-use blyan_engine_interface::{job_id, EngineHost, Hash, Job, JobId, JobStatus};
+use blyan_engine_interface::{job_id, EngineHost, Job, JobId, JobStatus};
+pub use blyan_engine_interface::Hash;
 use std::{
 	collections::BTreeMap,
 	sync::{Arc, Mutex},
@@ -69,6 +70,51 @@ macro_rules! impl_offchain_signing {
 				_nonce: u32,
 			) -> Option<Extrinsic> {
 				Some(Extrinsic::new_signed(call, account, (), ()))
+			}
+		}
+	};
+}
+
+/// Implements `pallet_pol::ParamDag<u64>` for `$dag` over [`dag`]: `$known` is an expression
+/// of type `fn(&Hash) -> bool` telling whether the content store holds a payload. The PoW
+/// nonce is always 0 (`solve_child_nonce` answers it for a known parent and payload). The
+/// caller's crate must name pallet-pol `pallet_pol` (its mock does `use crate as pallet_pol`).
+#[macro_export]
+macro_rules! impl_mock_param_dag {
+	($dag:ty, $known:expr) => {
+		impl pallet_pol::ParamDag<u64> for $dag {
+			fn unit_of(block: &$crate::Hash) -> Option<Vec<u8>> {
+				$crate::dag::unit_of(block)
+			}
+			fn accepted(unit: &[u8]) -> Option<$crate::Hash> {
+				$crate::dag::accepted(unit)
+			}
+			fn propose_child(
+				miner: &u64,
+				parent: &$crate::Hash,
+				payload: &$crate::Hash,
+				nonce: u64,
+			) -> Result<$crate::Hash, sp_runtime::DispatchError> {
+				let known: fn(&$crate::Hash) -> bool = $known;
+				$crate::dag::propose_child(&miner.to_le_bytes(), parent, payload, nonce, known(payload))
+					.map_err(sp_runtime::DispatchError::Other)
+			}
+			fn accept(block: &$crate::Hash) -> Result<(), sp_runtime::DispatchError> {
+				$crate::dag::accept(block).map_err(sp_runtime::DispatchError::Other)
+			}
+			fn reject(block: &$crate::Hash) -> Result<(), sp_runtime::DispatchError> {
+				$crate::dag::reject(block).map_err(sp_runtime::DispatchError::Other)
+			}
+			fn is_proposed(block: &$crate::Hash) -> bool {
+				$crate::dag::is_proposed(block)
+			}
+			fn solve_child_nonce(
+				_miner: &u64,
+				parent: &$crate::Hash,
+				payload: &$crate::Hash,
+			) -> Option<u64> {
+				let known: fn(&$crate::Hash) -> bool = $known;
+				($crate::dag::block(parent).is_some() && known(payload)).then_some(0)
 			}
 		}
 	};

@@ -2,7 +2,7 @@
 //! (`blyan_test_support::dag`), a dataset registry and a validator set.
 
 use crate as pallet_pol;
-use crate::{Datasets, ManifestLimits, ParamDag, Validators};
+use crate::{Datasets, ManifestLimits, Validators};
 use blyan_primitives::{DatasetId, Hash};
 use blyan_test_support::dag;
 use frame_support::{derive_impl, parameter_types, traits::Hooks};
@@ -73,36 +73,7 @@ pub const UNKNOWN_PAYLOAD: DispatchError = DispatchError::Other("UnknownPayload"
 
 /// The shared mock DAG; a payload is known when it is in [`Payloads`].
 pub struct MockDag;
-impl ParamDag<u64> for MockDag {
-	fn unit_of(block: &Hash) -> Option<Vec<u8>> {
-		dag::unit_of(block)
-	}
-	fn accepted(unit: &[u8]) -> Option<Hash> {
-		dag::accepted(unit)
-	}
-	fn propose_child(
-		miner: &u64,
-		parent: &Hash,
-		payload: &Hash,
-		nonce: u64,
-	) -> Result<Hash, DispatchError> {
-		let known = Payloads::get().contains(payload);
-		dag::propose_child(&miner.to_le_bytes(), parent, payload, nonce, known)
-			.map_err(DispatchError::Other)
-	}
-	fn accept(block: &Hash) -> Result<(), DispatchError> {
-		dag::accept(block).map_err(DispatchError::Other)
-	}
-	fn reject(block: &Hash) -> Result<(), DispatchError> {
-		dag::reject(block).map_err(DispatchError::Other)
-	}
-	fn is_proposed(block: &Hash) -> bool {
-		dag::is_proposed(block)
-	}
-	fn solve_child_nonce(_miner: &u64, parent: &Hash, payload: &Hash) -> Option<u64> {
-		(dag::block(parent).is_some() && Payloads::get().contains(payload)).then_some(0)
-	}
-}
+blyan_test_support::impl_mock_param_dag!(MockDag, |p| Payloads::get().contains(p));
 
 /// The id of the child block `miner` proposes with nonce 0.
 pub fn child_id(miner: u64, parent: &Hash, payload: &Hash) -> Hash {

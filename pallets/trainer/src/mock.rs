@@ -10,7 +10,7 @@ use frame_support::{
 	derive_impl, parameter_types,
 	traits::{ConstU32, ConstU64},
 };
-use sp_runtime::{BuildStorage, DispatchError, Perbill};
+use sp_runtime::{BuildStorage, Perbill};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -58,37 +58,9 @@ pub const UNITS: [&[u8]; 2] = [b"layer0.expert0", b"layer0.expert1"];
 
 /// The shared mock DAG over the real content store.
 pub struct MockDag;
-impl pallet_pol::ParamDag<u64> for MockDag {
-	fn unit_of(block: &Hash) -> Option<Vec<u8>> {
-		dag::unit_of(block)
-	}
-	fn accepted(unit: &[u8]) -> Option<Hash> {
-		dag::accepted(unit)
-	}
-	fn propose_child(
-		miner: &u64,
-		parent: &Hash,
-		payload: &Hash,
-		nonce: u64,
-	) -> Result<Hash, DispatchError> {
-		use blyan_primitives::ContentStore as _;
-		let known = ContentStore::has_payload(payload);
-		dag::propose_child(&miner.to_le_bytes(), parent, payload, nonce, known)
-			.map_err(DispatchError::Other)
-	}
-	fn accept(block: &Hash) -> Result<(), DispatchError> {
-		dag::accept(block).map_err(DispatchError::Other)
-	}
-	fn reject(block: &Hash) -> Result<(), DispatchError> {
-		dag::reject(block).map_err(DispatchError::Other)
-	}
-	fn is_proposed(block: &Hash) -> bool {
-		dag::is_proposed(block)
-	}
-	fn solve_child_nonce(_miner: &u64, parent: &Hash, _payload: &Hash) -> Option<u64> {
-		dag::unit_of(parent).map(|_| 7)
-	}
-}
+blyan_test_support::impl_mock_param_dag!(MockDag, |p| {
+	<ContentStore as blyan_primitives::ContentStore>::has_payload(p)
+});
 
 pub struct MockDatasets;
 impl pallet_pol::Datasets<u64> for MockDatasets {

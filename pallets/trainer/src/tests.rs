@@ -173,7 +173,7 @@ mod worker {
 			assert_eq!(*bond, 1_000, "the smallest bond");
 			assert_eq!(input.parent, parent);
 			assert_eq!((input.payload_root, input.manifest_root), (run.unit, run.manifest));
-			assert_eq!((input.params, input.claimed_loss, input.nonce), (expected_params(40), 4_900_000_000, 7));
+			assert_eq!((input.params, input.claimed_loss, input.nonce), (expected_params(40), 4_900_000_000, 0));
 			assert_eq!(input.params.segments(), 4);
 
 			run_worker();
