@@ -63,7 +63,18 @@ pub trait Adversary: Send + Sync {
 	fn reported_losses(&self, parent: u64, candidate: u64) -> (u64, u64) {
 		(parent, candidate)
 	}
+
+	/// Whether the trainer measures its run's losses. A cheat whose claim fails its replay
+	/// whatever it claims may skip the evaluation and claim [`UNMEASURED_LOSSES`] (it saves the
+	/// e2e tests' CPU; the claim is still sent, since the made-up gain is above δ).
+	fn measures_losses(&self) -> bool {
+		true
+	}
 }
+
+/// `(parent, trained)` losses a trainer that does not measure claims: a 10 % gain, nano-nats
+/// per byte.
+pub const UNMEASURED_LOSSES: (u64, u64) = (5_000_000_000, 4_500_000_000);
 
 /// The honest engine: every hook is the default.
 pub struct Honest;
@@ -90,8 +101,8 @@ mod cheat {
 	pub enum Cheat {
 		/// The trainer claims a validation loss 10 % below what its payload has.
 		InflateClaim,
-		/// The trainer's manifest lists forged checkpoints: every checkpoint after the first
-		/// has one mantissa bit flipped, so no segment replays to it.
+		/// The trainer's manifest lists forged checkpoints: every checkpoint between the first
+		/// and the last has one mantissa bit flipped, so no segment replays.
 		ForgeCheckpoint,
 		/// The trainer trains on other data than the datasets its manifest and claim name.
 		MisnameDatasets,
@@ -147,7 +158,10 @@ mod cheat {
 						.collect();
 				},
 				Cheat::ForgeCheckpoint => {
-					for c in m.checkpoints.iter_mut().skip(1) {
+					// Every checkpoint between the first and the last: the segments were "skipped",
+					// and the last one still holds the claimed result.
+					let last = m.checkpoints.len().saturating_sub(1);
+					for c in m.checkpoints.iter_mut().take(last).skip(1) {
 						let root = parse_hash("checkpoint", c).map_err(|e| e.to_string())?;
 						let mut bytes = run.store.fetch(&root).map_err(|e| e.to_string())?.to_vec();
 						// The lowest mantissa byte of the last f32 of the last tensor.
@@ -217,6 +231,12 @@ mod cheat {
 			} else {
 				(parent, candidate)
 			}
+		}
+
+		fn measures_losses(&self) -> bool {
+			// These claims fail their replay first; only the inflated claim replays and is
+			// evaluated by the validators, so it must start from a measured loss.
+			matches!(self, Cheat::InflateClaim | Cheat::WrongLoss)
 		}
 	}
 }

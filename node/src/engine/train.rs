@@ -189,14 +189,19 @@ pub fn train_unit(
 		.map(|c| parse_hash("checkpoint", c).map_err(|e| e.to_string()))
 		.collect::<Result<Vec<Hash>, String>>()?;
 
-	let parent_loss = cache
-		.loss(&parent, &store, &text_root, &validation, ctx, &|_, _| (params.steps, total))
-		.map_err(|e| format!("evaluate parent: {e}"))?;
-	let mut result = parent.clone();
-	result.units.insert(unit.to_string(), hex::encode(payload));
-	let loss = cache
-		.loss(&result, &store, &text_root, &validation, ctx, &|_, _| (params.steps + 1, total))
-		.map_err(|e| format!("evaluate result: {e}"))?;
+	let (parent_loss, loss) = if adversary.measures_losses() {
+		let parent_loss = cache
+			.loss(&parent, &store, &text_root, &validation, ctx, &|_, _| (params.steps, total))
+			.map_err(|e| format!("evaluate parent: {e}"))?;
+		let mut result = parent.clone();
+		result.units.insert(unit.to_string(), hex::encode(payload));
+		let loss = cache
+			.loss(&result, &store, &text_root, &validation, ctx, &|_, _| (params.steps + 1, total))
+			.map_err(|e| format!("evaluate result: {e}"))?;
+		(parent_loss, loss)
+	} else {
+		super::adversary::UNMEASURED_LOSSES
+	};
 	let mut roots = vec![payload, manifest_root];
 	roots.extend(&checkpoints);
 	outputs
