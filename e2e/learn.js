@@ -5,8 +5,8 @@
 //   node learn.js --ws ws://127.0.0.1:9944 --datasets DIR --out DIR [--accepted N] [--minutes M]
 //
 // DIR holds `datasets.json` and the topic texts written by `blyan-node export-corpus`.
-// Bob creates the datasets (and earns their PoDL rewards); Alice, the dev chain's only
-// validator and voter, votes. Writes OUT/learning.csv (validation nats/byte of every accepted
+// Bob, Charlie, Dave and Eve create the datasets (and earn their PoDL rewards); Alice, the
+// dev chain's only validator and voter, votes; Ferdie's key, which `--dev` inserts, trains. Writes OUT/learning.csv (validation nats/byte of every accepted
 // version, genesis first) and OUT/generate.json (a `blyan_generate` answer), and exits 0 once
 // N updates (default 1) are accepted, or 1 after M minutes (default 15).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -75,11 +75,13 @@ await new Promise((resolve) => {
       const d = e.data;
       if (e.method === 'ClaimSubmitted') log(`#${block} claim ${d[0]} submitted by ${d[1].toString().slice(0, 8)}…, bond ${d[3].toBigInt() / 10n ** 12n} BLY`);
       if (e.method === 'ChallengeDrawn') log(`#${block} claim ${d[0]}: replay challenge on segments [${d[1].map((x) => x.toNumber())}]`);
-      if (e.method === 'ReportSubmitted') {
+      if (e.method === 'ReportCommitted') log(`#${block} claim ${d[0]}: validator committed its report`);
+      if (e.method === 'ReportRevealed') {
         const r = d[2];
         reports.set(d[0].toNumber(), r);
-        log(`#${block} claim ${d[0]}: validator reports parent ${(r.parentLoss.toNumber() / NATS).toFixed(4)} -> candidate ${(r.candidateLoss.toNumber() / NATS).toFixed(4)} nats/byte, replay ${r.replay}`);
+        log(`#${block} claim ${d[0]}: validator reveals parent ${(r.parentLoss.toNumber() / NATS).toFixed(4)} -> candidate ${(r.candidateLoss.toNumber() / NATS).toFixed(4)} nats/byte, replay ${r.replay}`);
       }
+      if (e.method === 'ClaimExpired') log(`#${block} claim ${d[0]} expired without a quorum, fee ${d[2].toBigInt() / 10n ** 12n} BLY`);
       if (e.method === 'ClaimRejected') log(`#${block} claim ${d[0]} rejected: ${d[2].toString()}, ${d[3].toBigInt() / 10n ** 12n} BLY slashed`);
       if (e.method === 'ClaimAccepted') {
         const id = d[0].toNumber();
@@ -89,7 +91,7 @@ await new Promise((resolve) => {
         if (r) versions.push({ block, unit: new TextDecoder().decode(claim.unit.toU8a(true)), loss: r.candidateLoss.toNumber() });
         accepted++;
         csv();
-        log(`#${block} claim ${id} ACCEPTED (median improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
+        log(`#${block} claim ${id} ACCEPTED (improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
         if (accepted >= wanted) resolve();
       }
     }

@@ -52,14 +52,15 @@ export function startDevNode(extraArgs = []) {
 
 /**
  * Starts `blyan-node <chainArgs> --tmp` on free ports; same result as startDevNode, plus
- * `alive()`. `binary` picks another build (the adversary binary).
+ * `alive()`. `binary` picks another build (the adversary binary); `env` adds environment
+ * variables.
  */
-export async function startNode(chainArgs, { binary = nodeBinary() } = {}) {
+export async function startNode(chainArgs, { binary = nodeBinary(), env = {} } = {}) {
   await cryptoWaitReady();
   const [rpcPort, p2pPort] = [await freePort(), await freePort()];
   const args = [...chainArgs, '--tmp', '--rpc-port', String(rpcPort), '--port', String(p2pPort),
     '--no-prometheus', '--no-telemetry', '--rpc-max-request-size', '64', '--rpc-max-response-size', '64'];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let logs = '';
   const keep = (d) => { logs = (logs + d.toString()).slice(-200_000); };
   child.stdout.on('data', keep);

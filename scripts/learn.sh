@@ -2,7 +2,7 @@
 # The main job: a dev chain that learns from Debian's fortunes with no other input.
 #
 # Builds the node, writes every fortunes topic as a dataset (blyan-node export-corpus), starts
-# `blyan-node --dev --tmp` (Alice: validator, auditor and trainer), publishes and submits the
+# `blyan-node --dev --tmp` (Alice: validator and auditor; Ferdie: trainer), publishes and submits the
 # datasets, votes the audited ones through, and follows the chain's workers until the first
 # expert update is accepted. Then it renders validation nats/byte per accepted version
 # (blyan-learning/learning.png), asks blyan_generate for text, and keeps the chain running
