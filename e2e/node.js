@@ -62,7 +62,7 @@ export async function startNode(chainArgs, { binary = nodeBinary(), env = {} } =
     '--no-prometheus', '--no-telemetry', '--rpc-max-request-size', '64', '--rpc-max-response-size', '64'];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let logs = '';
-  const keep = (d) => { logs = (logs + d.toString()).slice(-200_000); };
+  const keep = (d) => { logs = (logs + d.toString()).slice(-1_000_000); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));

@@ -17,7 +17,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { u8aToHex } from '@polkadot/util';
@@ -69,7 +69,9 @@ const MAX_BLOCKS = 400;
 const nodes = {};
 let api;
 let dir;
-const log = (...m) => console.log('#', ...m);
+const t0 = Date.now();
+/** Progress lines, with the seconds since the test file started (for CI logs). */
+const log = (...m) => console.log('#', `[${Math.round((Date.now() - t0) / 1000)} s]`, ...m);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'blyan-corpus-'));
@@ -95,6 +97,12 @@ before(async () => {
 });
 
 after(async () => {
+  // Every node's log (its last 1 MB), for a failed run: $BLYAN_E2E_LOGS, else a temporary
+  // directory named in the output.
+  const logs = process.env.BLYAN_E2E_LOGS || mkdtempSync(join(tmpdir(), 'blyan-e2e-40-logs-'));
+  mkdirSync(logs, { recursive: true });
+  for (const [name, n] of Object.entries(nodes)) writeFileSync(join(logs, `${name}.log`), n.logs());
+  log(`node logs in ${logs}`);
   await Promise.all(Object.values(nodes).filter((n) => !n.stopped).map((n) => n.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -190,6 +198,7 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
     for (const { event } of await at.query.system.events()) {
       if (event.section !== 'pol') continue;
       events.push({ block: header.number.toNumber(), event });
+      log(`#${header.number} pol.${event.method}(${event.data.slice(0, 2).map(String).join(', ')})`);
       try { await onEvent(event, header.hash); } catch (e) { log(`handler: ${e.message}`); }
     }
     // Charlie reveals its fabricated reports once the reveal window opens.

@@ -833,6 +833,57 @@ mod worker {
 	}
 
 	#[test]
+	fn an_older_claim_is_worked_on_after_a_newer_one_closed_early() {
+		// Claim `slow` is still being replayed when claim `fast` (newer) has every
+		// commitment, so `fast`'s reveal window ends first. The worker must still commit on
+		// `slow` once its jobs finish (the scan once stopped at the first closed claim).
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			let slow = submit(TRAINER, 1, GOOD_LOSS);
+			let fast = submit(TRAINER, 2, GOOD_LOSS);
+			run_to(claim(fast).challenge_at);
+			run_worker(); // queues both replays; the engine answers neither yet
+			assert!(apply(&pool).is_empty());
+			// `fast` replays at once; `slow`'s replay is still running.
+			let slow_payload = payload(1);
+			engine.answer(move |job| match job {
+				Job::ReplayClaim { candidate, .. } if *candidate == slow_payload => {
+					JobStatus::Running { done: 0, total: 2 }
+				},
+				Job::ReplayClaim { .. } => JobStatus::Done(JobOutput::Replay {
+					verdict: ReplayVerdict::Unbound,
+					digest: [0; 32],
+				}),
+				_ => JobStatus::Failed(b"not a validator job".to_vec()),
+			});
+			commit(fast, 11, &failed(ReplayVerdict::Unbound));
+			commit(fast, 12, &failed(ReplayVerdict::Unbound));
+			run_worker(); // 10 commits on `fast`: complete, its reveal window moves forward
+			assert!(
+				matches!(apply(&pool).as_slice(), [(10, Call::commit_report { claim, .. })] if *claim == fast)
+			);
+			assert!(claim(fast).reveal_until < claim(slow).commit_until);
+			// Past `fast`'s reveal window, `slow`'s replay finishes inside its commit window.
+			to_close(fast);
+			finish(&engine, ReplayVerdict::Unbound);
+			run_worker();
+			assert!(
+				matches!(apply(&pool).as_slice(), [(10, Call::commit_report { claim, .. })] if *claim == slow),
+				"the worker still commits on the older claim"
+			);
+			// `slow`'s reveal window: 10 reveals on it although `fast` closed long before.
+			to_reveal(slow);
+			assert!(System::block_number() > claim(fast).reveal_until);
+			run_worker();
+			let sent = apply(&pool);
+			assert!(
+				matches!(sent.as_slice(), [(10, Call::reveal_report { claim, .. })] if *claim == slow),
+				"{sent:?}"
+			);
+		});
+	}
+
+	#[test]
 	fn a_claim_that_does_not_replay_is_reported_without_evaluating_it() {
 		let Harness { mut ext, pool, engine } = harness(&[10, 11], true);
 		ext.execute_with(|| {

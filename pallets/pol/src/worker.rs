@@ -42,8 +42,9 @@ use sp_runtime::traits::UniqueSaturatedInto;
 /// Log target of the worker.
 pub const LOG_TARGET: &str = "runtime::pol::worker";
 
-/// Claims looked at per run, newest first (a claim's reveal window ends later the larger its
-/// id, so the scan stops at the first claim past it).
+/// Claims looked at per run, newest first. Every one of them is looked at: a claim whose
+/// validators all committed early has its reveal window moved forward
+/// (`CommitmentsComplete`), so a newer claim's window may end before an older one's.
 pub const SCAN_CLAIMS: u64 = 64;
 
 /// Key of the worker lock in off-chain storage.
@@ -110,7 +111,7 @@ pub fn run<T: Config>(now: BlockNumberFor<T>) {
 		for id in (next.saturating_sub(SCAN_CLAIMS)..next).rev() {
 			let Some(claim) = Claims::<T>::get(id) else { continue };
 			if now > claim.reveal_until.unique_saturated_into() {
-				break;
+				continue;
 			}
 			if claim.stage != ClaimStage::AwaitingChallenge {
 				work_on::<T>(id, &claim, &validators, now);
