@@ -15,8 +15,8 @@
 
 #![deny(missing_docs)]
 
-use blyan_engine_interface::{job_id, EngineHost, Job, JobId, JobStatus};
 pub use blyan_engine_interface::Hash;
+use blyan_engine_interface::{job_id, EngineHost, Job, JobId, JobStatus};
 use std::{
 	collections::BTreeMap,
 	sync::{Arc, Mutex},
@@ -96,8 +96,14 @@ macro_rules! impl_mock_param_dag {
 				nonce: u64,
 			) -> Result<$crate::Hash, sp_runtime::DispatchError> {
 				let known: fn(&$crate::Hash) -> bool = $known;
-				$crate::dag::propose_child(&miner.to_le_bytes(), parent, payload, nonce, known(payload))
-					.map_err(sp_runtime::DispatchError::Other)
+				$crate::dag::propose_child(
+					&miner.to_le_bytes(),
+					parent,
+					payload,
+					nonce,
+					known(payload),
+				)
+				.map_err(sp_runtime::DispatchError::Other)
 			}
 			fn accept(block: &$crate::Hash) -> Result<(), sp_runtime::DispatchError> {
 				$crate::dag::accept(block).map_err(sp_runtime::DispatchError::Other)

@@ -605,7 +605,14 @@ fn datasets_too_large_for_the_budget_are_not_loaded() {
 	let c = chain();
 	let (manifest, cand) = trained(&c, |_| {});
 	let step = blyan_moe::train::step_memory_bound(&c.index.config, 2, 16);
-	let tight = Options { budget: Budget { memory_bytes: step + 16, ..Budget::default() }, ..Options::default() };
+	let tight = Options {
+		budget: Budget { memory_bytes: step + 16, ..Budget::default() },
+		..Options::default()
+	};
 	let JobStatus::Failed(why) = run_on(c, tight, replay_job(manifest, cand)) else { panic!() };
-	assert!(String::from_utf8_lossy(&why).contains("the named datasets"), "{}", String::from_utf8_lossy(&why));
+	assert!(
+		String::from_utf8_lossy(&why).contains("the named datasets"),
+		"{}",
+		String::from_utf8_lossy(&why)
+	);
 }
