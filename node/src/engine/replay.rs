@@ -8,7 +8,8 @@
 //! 2. its JSON; its trainer (the claim's signer), training parameters (the claim's, within the
 //!    limits), unit, config and parent model (the model accepted at the claim's block),
 //!    datasets and ratios (the claim's, by name and content root), result (the candidate);
-//! 3. the memory a training step of these parameters needs, against the job's budget;
+//! 3. the memory a training step of these parameters needs, against the job's budget (and,
+//!    before the replay, that step together with the named datasets' texts);
 //! 4. the size of every checkpoint it needs, against the size a checkpoint of the unit has;
 //! 5. the **result binding**: the trained tensors of the last checkpoint are exactly the
 //!    candidate payload (`blyan_moe::train::verify_result`). Chosen over always challenging
@@ -148,10 +149,8 @@ pub fn replay_claim(
 	}
 
 	// 3. Memory of one step, against this node's budget.
-	ctx.check_memory(
-		"a training step of this claim",
-		step_memory_bound(&cfg, params.batch_size as usize, params.seq_len as usize),
-	)?;
+	let step_bytes = step_memory_bound(&cfg, params.batch_size as usize, params.seq_len as usize);
+	ctx.check_memory("a training step of this claim", step_bytes)?;
 
 	// 4. Checkpoint sizes: the challenged segments' ends and the last checkpoint.
 	let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
@@ -201,7 +200,11 @@ pub fn replay_claim(
 		text_bytes =
 			text_bytes.saturating_add(chain.payload_len(at, &info.text)?.saturating_mul(2));
 	}
-	ctx.check_memory("the named datasets", text_bytes)?;
+	// The texts are held while the segments train: they share the budget with a step.
+	ctx.check_memory(
+		"the named datasets with a training step",
+		text_bytes.saturating_add(step_bytes),
+	)?;
 	let texts = load_datasets(chain, at, datasets)?;
 	let replayer = match Replayer::new(&m, &store, &texts) {
 		Ok(r) => r,
