@@ -107,6 +107,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Hex of raw bytes or of a codec's SCALE (a MultiAddress signer: take `.asId` first). */
 const hex = (x) => u8aToHex(x.toU8a ? x.toU8a() : x);
 const best = async () => (await api.rpc.chain.getHeader()).number.toNumber();
 
@@ -185,7 +186,7 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
       copy.revealed = true;
       const block = await api.rpc.chain.getBlock(blockHash);
       const xt = block.block.extrinsics.find((x) => x.method.section === 'pol' && x.method.method === 'revealReport' &&
-        x.method.args[0].toNumber() === id.toNumber() && hex(x.signer) === hex(alice.publicKey));
+        x.method.args[0].toNumber() === id.toNumber() && hex(x.signer.isId ? x.signer.asId : x.signer) === hex(alice.publicKey));
       assert.ok(xt, 'alice\'s reveal is in the block');
       const res = await submit(api, api.tx.pol.revealReport(id, xt.method.args[1], xt.method.args[2]), charlie);
       copy.error = res.dispatchError?.name;

@@ -60,6 +60,24 @@ pub struct Stats {
 	pub findings: Vec<String>,
 }
 
+impl Stats {
+	/// Adds the counts of `other` (another thread's run) to these.
+	pub fn merge(&mut self, other: Stats) {
+		self.calls += other.calls;
+		self.ok += other.ok;
+		self.failed += other.failed;
+		self.blocks += other.blocks;
+		self.panics += other.panics;
+		self.violations += other.violations;
+		for (name, (ok, failed)) in other.per_call {
+			let e = self.per_call.entry(name).or_default();
+			e.0 += ok;
+			e.1 += failed;
+		}
+		self.findings.extend(other.findings);
+	}
+}
+
 /// Every invariant: each pallet's `do_try_state`, and the content store's reference counts.
 pub fn check_invariants() -> Result<(), String> {
 	let err = |p: &str, e: sp_runtime::TryRuntimeError| format!("{p}: {e:?}");
@@ -799,7 +817,8 @@ pub fn run(calls: u64, seed: u64, episode: u64, progress: &mut dyn FnMut(&Stats)
 			let (name, origin, call) = fuzzer.call();
 			stats.calls += 1;
 			in_episode += 1;
-			let described = format!("{call:?}");
+			// Kept to describe a panic; formatting it for every call would dominate the run.
+			let kept = call.clone();
 			let outcome = if name == "blocks" {
 				let blocks = 1 + fuzzer.below(3);
 				let seeds: Vec<Hash> = (0..blocks).map(|_| fuzzer.hash()).collect();
@@ -826,10 +845,9 @@ pub fn run(calls: u64, seed: u64, episode: u64, progress: &mut dyn FnMut(&Stats)
 				},
 				Err(_) => {
 					stats.panics += 1;
-					note(
-						&mut stats,
-						format!("panic in {name}: {}", &described[..described.len().min(300)]),
-					);
+					let described = format!("{kept:?}");
+					let end = described.char_indices().nth(300).map_or(described.len(), |(i, _)| i);
+					note(&mut stats, format!("panic in {name}: {}", &described[..end]));
 				},
 			}
 			match catch_unwind(check_invariants) {
