@@ -348,18 +348,7 @@ fn a_resource_bomb_is_refused_before_anything_is_allocated() {
 
 #[test]
 fn a_claim_within_the_limits_but_over_the_node_budget_fails_the_job() {
-	let c = chain();
-	let (manifest, cand) = trained(&c, |_| {});
-	let tiny = Options {
-		budget: Budget { memory_bytes: 1024, ..Budget::default() },
-		..Options::default()
-	};
-	let JobStatus::Failed(why) = run_on(c, tiny, replay_job(manifest, cand)) else { panic!() };
-	assert!(
-		String::from_utf8_lossy(&why).contains("memory budget"),
-		"{}",
-		String::from_utf8_lossy(&why)
-	);
+	replay_fails_within(|_| 1024, "memory budget");
 }
 
 #[test]
@@ -602,17 +591,22 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 fn datasets_too_large_for_the_budget_are_not_loaded() {
 	// A budget with room for a training step of the claim but not for its datasets' texts
 	// (an attacker names huge approved datasets).
+	replay_fails_within(
+		|c| blyan_moe::train::step_memory_bound(&c.index.config, 2, 16) + 16,
+		"the named datasets",
+	);
+}
+
+/// Replays an honest claim with a memory budget of `budget(chain)` bytes: the job must fail,
+/// saying `why`.
+fn replay_fails_within(budget: impl Fn(&MemChain) -> u64, why: &str) {
 	let c = chain();
 	let (manifest, cand) = trained(&c, |_| {});
-	let step = blyan_moe::train::step_memory_bound(&c.index.config, 2, 16);
-	let tight = Options {
-		budget: Budget { memory_bytes: step + 16, ..Budget::default() },
+	let options = Options {
+		budget: Budget { memory_bytes: budget(&c), ..Budget::default() },
 		..Options::default()
 	};
-	let JobStatus::Failed(why) = run_on(c, tight, replay_job(manifest, cand)) else { panic!() };
-	assert!(
-		String::from_utf8_lossy(&why).contains("the named datasets"),
-		"{}",
-		String::from_utf8_lossy(&why)
-	);
+	let JobStatus::Failed(got) = run_on(c, options, replay_job(manifest, cand)) else { panic!() };
+	let got = String::from_utf8_lossy(&got);
+	assert!(got.contains(why), "{got}");
 }
