@@ -38,11 +38,12 @@
 //!    the claim on that quorum report `q` (honest validators compute bitwise-identical
 //!    reports):
 //!    - *reject* `ReplayFailed` unless `q.replay` is `Match`;
-//!    - *reject* `Superseded` (no slash) when another update of the unit was accepted since;
-//!    - *reject* `InsufficientImprovement` when `(q.parent − q.candidate) / q.parent` is below
-//!      `MinImprovement` (δ, ppm);
 //!    - *reject* `ClaimedLossNotReproduced` when the claimed loss is further than
 //!      `ClaimTolerance` from `q.candidate_loss`;
+//!    - *reject* `Superseded` (no slash) when another update of the unit was accepted since
+//!      (checked after the two lies above, so neither hides behind another acceptance);
+//!    - *reject* `InsufficientImprovement` when `(q.parent − q.candidate) / q.parent` is below
+//!      `MinImprovement` (δ, ppm);
 //!    - otherwise *accept*: `ParamIndex` moves to the new block, the bond is released, the
 //!      trainer receives `TrainerReward` and each dataset's creator `DataReward × ratio`.
 //!
@@ -977,15 +978,17 @@ impl<T: Config> Pallet<T> {
 		if q.replay != ReplayVerdict::Match {
 			return Err(RejectReason::ReplayFailed { verdict: q.replay });
 		}
+		// A false claimed loss is a lie whatever happened to the unit since: checked before
+		// `Superseded`, so an inflater cannot escape the slash behind another acceptance.
+		if !within_ppm(claim.input.claimed_loss, q.candidate_loss, T::ClaimTolerance::get()) {
+			return Err(RejectReason::ClaimedLossNotReproduced { measured: q.candidate_loss });
+		}
 		if T::Dag::accepted(&claim.unit) != Some(claim.input.parent) {
 			return Err(RejectReason::Superseded);
 		}
 		let improvement_ppm = improvement_ppm(q.parent_loss, q.candidate_loss);
 		if improvement_ppm < i64::from(T::MinImprovement::get()) {
 			return Err(RejectReason::InsufficientImprovement { improvement_ppm });
-		}
-		if !within_ppm(claim.input.claimed_loss, q.candidate_loss, T::ClaimTolerance::get()) {
-			return Err(RejectReason::ClaimedLossNotReproduced { measured: q.candidate_loss });
 		}
 		Ok(improvement_ppm)
 	}

@@ -580,16 +580,26 @@ fn the_quorum_rejects_and_slashes_every_replay_failure() {
 #[test]
 fn the_quorum_rejects_a_claim_without_improvement_or_with_an_inflated_loss() {
 	new_test_ext().execute_with(|| {
-		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		// Claimed truthfully, so the loss check passes and the improvement decides.
+		let id = challenged(TRAINER, 1, PARENT_LOSS - PARENT_LOSS / 1_000);
 		let flat = report(PARENT_LOSS, PARENT_LOSS - PARENT_LOSS / 1_000, ReplayVerdict::Match);
 		commit_and_reveal(id, &[(10, flat), (11, flat)]);
 		assert_eq!(
 			stage(id),
 			ClaimStage::Rejected(RejectReason::InsufficientImprovement { improvement_ppm: 1_000 })
 		);
-		// An undecodable candidate's loss is maximal.
+		// An undecodable candidate's loss is maximal: claiming a good loss for it is a lie, and
+		// claiming the maximum is no improvement.
 		let id = challenged(TRAINER2, 2, GOOD_LOSS);
 		let garbage = report(PARENT_LOSS, UNDECODABLE_LOSS, ReplayVerdict::Match);
+		commit_and_reveal(id, &[(10, garbage), (11, garbage)]);
+		assert_eq!(
+			stage(id),
+			ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced {
+				measured: UNDECODABLE_LOSS
+			})
+		);
+		let id = challenged(TRAINER2, 5, UNDECODABLE_LOSS);
 		commit_and_reveal(id, &[(10, garbage), (11, garbage)]);
 		assert!(matches!(
 			stage(id),
@@ -647,6 +657,44 @@ fn a_superseded_claim_is_not_slashed_but_a_stolen_one_is() {
 		assert_eq!(stage(late), ClaimStage::Rejected(RejectReason::Superseded));
 		assert_eq!(free(TRAINER2) + held(TRAINER2), before);
 		assert_eq!(held(TRAINER2), 0);
+	});
+}
+
+#[test]
+fn an_inflated_claim_is_slashed_even_when_the_unit_moved_first() {
+	new_test_ext().execute_with(|| {
+		let honest_claim = submit(TRAINER, 1, GOOD_LOSS);
+		// The same unit, a real candidate whose loss is claimed 10 % better than it is.
+		let inflated = submit(TRAINER2, 2, GOOD_LOSS - GOOD_LOSS / 10);
+		// And an honest competitor, whose claimed loss is the measured one.
+		let late = submit(TRAINER2, 3, GOOD_LOSS);
+		run_to(claim(late).challenge_at);
+		for v in [10, 11] {
+			for id in [honest_claim, inflated, late] {
+				commit(id, v, &honest());
+			}
+		}
+		to_reveal(late);
+		for v in [10, 11] {
+			assert_ok!(reveal(honest_claim, v, &honest()));
+		}
+		assert!(matches!(stage(honest_claim), ClaimStage::Accepted { .. }));
+		// The unit moved, but the lie is judged first: the whole bond goes.
+		let before = free(TRAINER2) + held(TRAINER2);
+		for v in [10, 11] {
+			assert_ok!(reveal(inflated, v, &honest()));
+		}
+		assert_eq!(
+			stage(inflated),
+			ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced { measured: GOOD_LOSS })
+		);
+		assert_eq!(free(TRAINER2) + held(TRAINER2), before - BOND);
+		// The truthful competitor is only superseded.
+		for v in [10, 11] {
+			assert_ok!(reveal(late, v, &honest()));
+		}
+		assert_eq!(stage(late), ClaimStage::Rejected(RejectReason::Superseded));
+		assert_eq!(free(TRAINER2) + held(TRAINER2), before - BOND);
 	});
 }
 
