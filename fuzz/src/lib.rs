@@ -330,29 +330,63 @@ impl Fuzzer {
 			},
 			19..=20 => {
 				let o = self.privileged();
-				let layers = 1 + self.below(4) as u32;
-				let config = pallet_model_spec::EngineConfig {
-					vocab_size: [256, 0, 300][self.below(3) as usize],
-					hidden_size: 8 * (1 + self.below(20) as u32),
-					num_hidden_layers: layers,
-					num_attention_heads: 1 + self.below(4) as u32,
-					max_position_embeddings: 16 * (1 + self.below(8) as u32),
-					num_local_experts: self.below(10) as u32,
-					num_experts_per_tok: self.below(4) as u32,
-					intermediate_size: 16 * self.below(20) as u32,
+				let latest = pallet_model_spec::LatestSpec::<Runtime>::get()
+					.and_then(pallet_model_spec::Specs::<Runtime>::get);
+				let (config, version, generation) = match latest {
+					// Half the time a growth step of the latest spec, with the next version and
+					// generation, so that `record_migration` has real pairs to record.
+					Some(l) if self.chance(50) => {
+						let mut c = l.config;
+						match self.below(3) {
+							0 => {
+								c.num_local_experts =
+									c.num_local_experts.saturating_add(1 + self.below(3) as u32)
+							},
+							1 => {
+								c.intermediate_size = c
+									.intermediate_size
+									.saturating_add(16 * (1 + self.below(4) as u32))
+							},
+							_ => {
+								c.num_hidden_layers =
+									c.num_hidden_layers.saturating_add(1 + self.below(2) as u32)
+							},
+						}
+						let v = pallet_model_spec::SemVer {
+							patch: l.version.patch.saturating_add(1),
+							..l.version
+						};
+						(c, v, l.generation.saturating_add(1))
+					},
+					_ => {
+						let config = pallet_model_spec::EngineConfig {
+							vocab_size: [256, 0, 300][self.below(3) as usize],
+							hidden_size: 8 * (1 + self.below(20) as u32),
+							num_hidden_layers: 1 + self.below(4) as u32,
+							num_attention_heads: 1 + self.below(4) as u32,
+							max_position_embeddings: 16 * (1 + self.below(8) as u32),
+							num_local_experts: self.below(10) as u32,
+							num_experts_per_tok: self.below(4) as u32,
+							intermediate_size: 16 * self.below(20) as u32,
+						};
+						let version = pallet_model_spec::SemVer {
+							major: self.below(3) as u16,
+							minor: self.below(3) as u16,
+							patch: self.below(3) as u16,
+						};
+						(config, version, self.below(4) as u32)
+					},
 				};
-				let routers = (0..layers + self.below(2) as u32).map(|_| self.hash()).collect();
+				let routers = (0..config.num_hidden_layers + self.below(2) as u32)
+					.map(|_| self.hash())
+					.collect();
 				(
 					"model_spec.register_spec",
 					o,
 					RuntimeCall::ModelSpec(Ms::register_spec {
 						config,
-						version: pallet_model_spec::SemVer {
-							major: self.below(3) as u16,
-							minor: self.below(3) as u16,
-							patch: self.below(3) as u16,
-						},
-						generation: self.below(4) as u32,
+						version,
+						generation,
 						validation_dataset: (self.below(3) as u32, 1),
 						backbone: self.hash(),
 						routers: BoundedVec::truncate_from(routers),
@@ -361,7 +395,26 @@ impl Fuzzer {
 			},
 			21 => {
 				let o = self.privileged();
-				let kind = match self.below(3) {
+				let next = pallet_model_spec::NextSpecId::<Runtime>::get();
+				let (from, to) = if next >= 2 && self.chance(70) {
+					// Two registered specs, `from` the one before `to` most of the time.
+					let to = 1 + self.below(u64::from(next) - 1) as u32;
+					let from =
+						if self.chance(80) { to - 1 } else { self.below(u64::from(to)) as u32 };
+					(from, to)
+				} else {
+					(self.below(3) as u32, self.below(3) as u32)
+				};
+				let specs = (
+					pallet_model_spec::Specs::<Runtime>::get(from),
+					pallet_model_spec::Specs::<Runtime>::get(to),
+				);
+				let kind = match specs {
+					// The kind that describes the difference, when there is one.
+					(Some(f), Some(t)) if self.chance(80) => growth(&f.config, &t.config),
+					_ => None,
+				};
+				let kind = kind.unwrap_or_else(|| match self.below(3) {
 					0 => {
 						pallet_model_spec::MigrationKind::AddExperts { added: self.below(4) as u32 }
 					},
@@ -371,15 +424,11 @@ impl Fuzzer {
 					_ => {
 						pallet_model_spec::MigrationKind::AddLayers { added: self.below(3) as u32 }
 					},
-				};
+				});
 				(
 					"model_spec.record_migration",
 					o,
-					RuntimeCall::ModelSpec(Ms::record_migration {
-						from: self.below(3) as u32,
-						to: self.below(3) as u32,
-						kind,
-					}),
+					RuntimeCall::ModelSpec(Ms::record_migration { from, to, kind }),
 				)
 			},
 			22..=29 => {
@@ -613,7 +662,8 @@ impl Fuzzer {
 				)
 			},
 			_ => (
-				"blocks",
+				// Now and then time passes beyond every retention period and window.
+				if self.chance(1) { "blocks.past_retention" } else { "blocks" },
 				RuntimeOrigin::none(),
 				RuntimeCall::System(frame_system::Call::remark { remark: vec![] }),
 			),
@@ -631,6 +681,49 @@ pub fn next_block(rng_hash: Hash) {
 	System::set_block_number(next);
 	<Pol as Hooks<u32>>::on_initialize(next);
 	<Dataset as Hooks<u32>>::on_initialize(next);
+}
+
+/// Lets time pass beyond the content store's `RetentionPeriod` (7 days of blocks), so that
+/// `prune` and the other age rules are reached: runs blocks until no challenge, decision or
+/// vote close is scheduled, then skips the empty blocks up to `RetentionPeriod + 1` blocks after
+/// the start. With nothing scheduled the hooks of the skipped blocks would do nothing, so
+/// skipping them is the same as running them. Returns the blocks run (not skipped).
+pub fn pass_retention(rng_hash: Hash) -> u64 {
+	let start = System::block_number();
+	let target = start + blyan_runtime::configs::RetentionPeriod::get() + 1;
+	let scheduled = || {
+		pallet_pol::Challenges::<Runtime>::iter_keys().next().is_some()
+			|| pallet_pol::Decisions::<Runtime>::iter_keys().next().is_some()
+			|| pallet_dataset::Closing::<Runtime>::iter_keys().next().is_some()
+	};
+	let mut ran = 0;
+	while System::block_number() < target && scheduled() {
+		next_block(rng_hash);
+		ran += 1;
+	}
+	if System::block_number() < target {
+		System::set_block_number(target - 1);
+		next_block(rng_hash);
+		ran += 1;
+	}
+	ran
+}
+
+/// The growth step that turns `from` into `to`, if one does ([`MigrationKind::matches`]).
+///
+/// [`MigrationKind::matches`]: pallet_model_spec::MigrationKind::matches
+fn growth(
+	from: &pallet_model_spec::EngineConfig,
+	to: &pallet_model_spec::EngineConfig,
+) -> Option<pallet_model_spec::MigrationKind> {
+	use pallet_model_spec::MigrationKind::*;
+	[
+		AddExperts { added: to.num_local_experts.wrapping_sub(from.num_local_experts) },
+		WidenFfn { new_intermediate_size: to.intermediate_size },
+		AddLayers { added: to.num_hidden_layers.wrapping_sub(from.num_hidden_layers) },
+	]
+	.into_iter()
+	.find(|k| k.matches(from, to))
 }
 
 /// The state every episode starts from: three validators (Alice, Bob, Charlie as Aura
@@ -819,7 +912,11 @@ pub fn run(calls: u64, seed: u64, episode: u64, progress: &mut dyn FnMut(&Stats)
 			in_episode += 1;
 			// Kept to describe a panic; formatting it for every call would dominate the run.
 			let kept = call.clone();
-			let outcome = if name == "blocks" {
+			let outcome = if name == "blocks.past_retention" {
+				let seed = fuzzer.hash();
+				catch_unwind(AssertUnwindSafe(|| stats.blocks += pass_retention(seed)))
+					.map(|_| true)
+			} else if name == "blocks" {
 				let blocks = 1 + fuzzer.below(3);
 				let seeds: Vec<Hash> = (0..blocks).map(|_| fuzzer.hash()).collect();
 				stats.blocks += blocks;
