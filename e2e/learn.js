@@ -88,10 +88,12 @@ await new Promise((resolve) => {
         const claim = (await api.query.pol.claims(id)).unwrap();
         const r = reports.get(id);
         if (versions.length === 0 && r) versions.push({ block: 0, unit: 'genesis', loss: r.parentLoss.toNumber() });
-        if (r) versions.push({ block, unit: new TextDecoder().decode(claim.unit.toU8a(true)), loss: r.candidateLoss.toNumber() });
+        const names = claim.blocks.map((b) => new TextDecoder().decode(b.unit.toU8a(true)));
+        const unit = names.length === 1 ? names[0] : `${names.length} units`;
+        if (r) versions.push({ block, unit, loss: r.candidateLoss.toNumber() });
         accepted++;
         csv();
-        log(`#${block} claim ${id} ACCEPTED (improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
+        log(`#${block} claim ${id} on ${unit} ACCEPTED (improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
         if (accepted >= wanted) resolve();
       }
     }

@@ -206,9 +206,12 @@ test('pol: bad claims fail; a claim is challenged, committed and revealed by the
   const nonceOf = (who) => solvePow(api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
     [0, unit, 0, 2, [parentId], root, bytes.length, who.address]).toU8a(), api.consts.paramDag.powDifficulty.toNumber());
   const params = { seed: 1, steps: 300, checkpointEvery: 10, batchSize: 16, seqLen: 64 };
+  // The base: the block whose model the candidate is evaluated in (the last one seen).
+  const base = (await api.rpc.chain.getHeader()).number.toNumber() - 1;
+  const update = (who = n.bob) => ({ parent: parentId, payloadRoot: u8aToHex(root), nonce: nonceOf(who) });
   const input = (datasets, p = params, who = n.bob) => ({
-    parent: parentId, payloadRoot: u8aToHex(root), manifestRoot: u8aToHex(root), datasets,
-    params: p, claimedLoss: 4_900_000_000n, nonce: nonceOf(who),
+    units: [update(who)], base, manifestRoot: u8aToHex(root), datasets,
+    params: p, claimedLoss: 4_900_000_000n,
   });
   const all = [{ dataset: trainingDataset, ratioPpm: 1_000_000 }];
   const bond = api.consts.pol.minBond.toBigInt();
@@ -221,12 +224,18 @@ test('pol: bad claims fail; a claim is challenged, committed and revealed by the
   await refused(api.tx.pol.submitClaim(input(all, { ...params, batchSize: 1 << 28 }), bond), 'BatchSizeOutOfRange');
   await refused(api.tx.pol.submitClaim(input(all, { ...params, checkpointEvery: 1 }), bond), 'TooManySegments');
   await refused(api.tx.pol.submitClaim(input(all), bond - 1n), 'BondTooLow');
+  // Unit sets: none, one unit twice; a base block that is not in the past.
+  await refused(api.tx.pol.submitClaim({ ...input(all), units: [] }, bond), 'NoUnits');
+  await refused(api.tx.pol.submitClaim({ ...input(all), units: [update(), update()] }, bond), 'DuplicateUnit');
+  await refused(api.tx.pol.submitClaim({ ...input(all), base: base + 1000 }, bond), 'BaseNotInPast');
 
   const ok = await submit(api, api.tx.pol.submitClaim(input(all), bond), n.bob);
   assert.equal(ok.dispatchError, null, JSON.stringify(ok.dispatchError));
   const submitted = ok.events.find((e) => e.section === 'pol' && e.method === 'ClaimSubmitted');
   const id = submitted.data[0].toNumber();
-  const block = submitted.data[2];
+  const blocks = submitted.data[2];
+  assert.equal(blocks.length, 1);
+  const block = blocks[0];
   assert.equal((await api.query.pol.claims(id)).unwrap().stage.isAwaitingChallenge, true);
   const report = { parentLoss: 5_000_000_000n, candidateLoss: 4_900_000_000n, replay: 'Match', replayDigest: new Uint8Array(32).fill(7) };
   const salt = new Uint8Array(32).fill(42);
@@ -261,9 +270,9 @@ test('pol: bad claims fail; a claim is challenged, committed and revealed by the
   assert.equal(twice.dispatchError?.name, 'AlreadyRevealed');
 
   // The validator cannot report on its own claim.
-  const own = await submit(api, api.tx.pol.submitClaim({ ...input(all, params, n.alice), parent: block, nonce: solvePow(
+  const own = await submit(api, api.tx.pol.submitClaim({ ...input(all, params, n.alice), units: [{ parent: block, payloadRoot: u8aToHex(root), nonce: solvePow(
     api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
-      [0, unit, 0, 2, [block], root, bytes.length, n.alice.address]).toU8a(), api.consts.paramDag.powDifficulty.toNumber()) }, bond), n.alice);
+      [0, unit, 0, 2, [block], root, bytes.length, n.alice.address]).toU8a(), api.consts.paramDag.powDifficulty.toNumber()) }] }, bond), n.alice);
   assert.equal(own.dispatchError, null, JSON.stringify(own.dispatchError));
   const ownId = own.events.find((e) => e.section === 'pol' && e.method === 'ClaimSubmitted').data[0].toNumber();
   for (;;) {

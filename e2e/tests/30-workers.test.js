@@ -122,10 +122,12 @@ test('the validator\'s worker commits and reveals a report on a claim whose mani
   const nonce = solvePow(header, api.consts.paramDag.powDifficulty.toNumber());
   const bond = api.consts.pol.minBond.toBigInt();
   const input = {
-    parent: parentId, payloadRoot: u8aToHex(payload), manifestRoot: u8aToHex(manifest),
+    units: [{ parent: parentId, payloadRoot: u8aToHex(payload), nonce }],
+    base: (await api.rpc.chain.getHeader()).number.toNumber() - 1,
+    manifestRoot: u8aToHex(manifest),
     datasets: [{ dataset: approved, ratioPpm: 1_000_000 }],
     params: { seed: 1, steps: 80, checkpointEvery: 10, batchSize: 16, seqLen: 64 },
-    claimedLoss: 3_000_000_000n, nonce,
+    claimedLoss: 3_000_000_000n,
   };
   const before = (await api.query.system.account(n.bob.address)).data;
   const ok = await submit(api, api.tx.pol.submitClaim(input, bond), n.bob);

@@ -7,11 +7,12 @@
 //   forge-checkpoint, misname-datasets, inflate-claim (the three of issue #4), unbound-result
 //   (the result is not the last checkpoint: tuned on the validation set), understate-segments
 //   (the claim states one segment), bomb-manifest (the manifest asks for 2^28 × 2^20 batches),
-//   and one honest trainer;
+//   and two honest trainers on disjoint unit sets: one claims layer0's router and expert 0 in
+//   one claim (the cheats train that expert alone), the other layer1's experts 0 and 1;
 // - a thief (no node) that claims the honest trainer's payload and manifest as its own.
 // Two fortunes topics become approved datasets through the workers' audit and Alice's vote.
-// Every cheating claim must be rejected by the honest quorum and lose its whole bond, the
-// honest claim must be accepted, Alice's and Bob's reports must be bitwise identical, the
+// Every cheating claim must be rejected by the honest quorum and lose its whole bond, both
+// honest claims (each over two units) must be accepted, their evaluation windows overlapping, Alice's and Bob's reports must be bitwise identical, the
 // copier's reveal must be refused, and Charlie must be recorded as deviant on every claim.
 // Waits are on chain state (blocks, windows, events), not on wall-clock deadlines.
 import { test, before, after } from 'node:test';
@@ -44,7 +45,10 @@ const TRAINERS = [
   ['understate', 'understate-segments', '//Eve//stash', 40],
   ['bomb', 'bomb-manifest', '//Ferdie//stash', 40],
   ['honest', null, '//Alice//stash', 150],
+  ['honest2', null, '//Charlie//stash', 150],
 ];
+/** Each trainer's `--trainer-units`: the cheats and `honest` share layer0.expert0. */
+const UNITS = { honest: 'layer0.router,layer0.expert0', honest2: 'layer1.expert0,layer1.expert1' };
 /** How each claim must end. */
 const EXPECTED = {
   forge: 'replayFailed:Mismatch',
@@ -55,6 +59,7 @@ const EXPECTED = {
   bomb: 'replayFailed:Unbound',
   thief: 'replayFailed:Unbound',
   honest: 'accepted',
+  honest2: 'accepted',
 };
 /** A claim stage as in EXPECTED. */
 const describe = (s) => {
@@ -84,7 +89,9 @@ before(async () => {
   nodes.charlie = await startNode([...local, '--charlie', ...peers, '--no-trainer', '--offchain-worker', 'never']);
   for (const [name, cheat, , steps] of TRAINERS) {
     // Not authorities: their off-chain workers (the trainer) run only when asked for.
-    const args = [...local, ...peers, '--offchain-worker', 'always', '--train-steps', String(steps), ...(cheat ? ['--adversary', cheat] : [])];
+    // The cheats compete with the first honest claim on one unit; the second is disjoint.
+    const args = [...local, ...peers, '--offchain-worker', 'always', '--train-steps', String(steps),
+      '--trainer-units', UNITS[name] ?? 'layer0.expert0', ...(cheat ? ['--adversary', cheat] : [])];
     // One engine thread each: seven trainers on two cores would otherwise spin against
     // each other (and against the validators).
     nodes[name] = await startNode(args, { binary: adversaryBinary(), env: { RAYON_NUM_THREADS: '1' } });
@@ -126,7 +133,8 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
   // Requests the chain refuses outright: a claim on the validation set, and a resource bomb.
   const someParent = (await api.rpc.blyan.acceptedBlock('layer0.expert0')).unwrap();
   const refused = {
-    parent: someParent, payloadRoot: someParent, manifestRoot: someParent, claimedLoss: 1n, nonce: 0,
+    units: [{ parent: someParent, payloadRoot: someParent, nonce: 0 }], base: (await best()) - 1,
+    manifestRoot: someParent, claimedLoss: 1n,
     datasets: [{ dataset: 0, ratioPpm: 1_000_000 }],
     params: { seed: 1, steps: 40, checkpointEvery: 10, batchSize: 16, seqLen: 64 },
   };
@@ -160,11 +168,15 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
         // The thief copies the honest claim's input, with its own PoW nonce.
         const claim = (await api.query.pol.claims(id)).unwrap();
         const input = claim.input;
-        const parent = (await api.query.paramDag.blocks(input.parent)).unwrap();
-        const len = (await api.query.contentStore.manifests(input.payloadRoot)).unwrap().len.toBigInt();
-        const header = api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
-          [parent.spec, parent.expertName, parent.layerId, parent.blockType.index, [input.parent], input.payloadRoot, len, thief.address]).toU8a();
-        const stolen = { ...input.toJSON(), nonce: solvePow(header, api.consts.paramDag.powDifficulty.toNumber()) };
+        const units = [];
+        for (const unit of input.units) {
+          const parent = (await api.query.paramDag.blocks(unit.parent)).unwrap();
+          const len = (await api.query.contentStore.manifests(unit.payloadRoot)).unwrap().len.toBigInt();
+          const header = api.createType('(u32, Bytes, u32, u8, Vec<[u8;32]>, [u8;32], u64, AccountId32)',
+            [parent.spec, parent.expertName, parent.layerId, parent.blockType.index, [unit.parent], unit.payloadRoot, len, thief.address]).toU8a();
+          units.push({ ...unit.toJSON(), nonce: solvePow(header, api.consts.paramDag.powDifficulty.toNumber()) });
+        }
+        const stolen = { ...input.toJSON(), units };
         await send(api.tx.pol.submitClaim(stolen, bond), thief);
         log('thief copied the honest claim');
       }
@@ -265,6 +277,22 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
     assert.equal(dev[0][1], who === 'honest' ? 'NotRevealed' : 'DiffersFromQuorum', who);
   }
   assert.equal(copy.error, 'CommitmentMismatch', 'a copied commitment opens nothing');
+  // Claims over unit sets, concurrently: each honest claim moved both of its units, and the
+  // two were in evaluation at the same time (each submitted before the other was decided).
+  const decidedAt = (id) => events.find(({ event: e }) => e.method === 'ClaimAccepted' && e.data[0].toNumber() === id).block;
+  const window = [];
+  for (const who of ['honest', 'honest2']) {
+    const id = claimOf[who];
+    const claim = (await api.query.pol.claims(id)).unwrap();
+    assert.equal(claim.blocks.length, 2, `${who}: a claim over two units`);
+    for (const b of claim.blocks) {
+      const unit = new TextDecoder().decode(b.unit.toU8a(true));
+      assert.equal(hex((await api.rpc.blyan.acceptedBlock(unit)).unwrap()), hex(b.block), `${who}: ${unit} moved`);
+    }
+    window.push([claim.submittedAt.toNumber(), decidedAt(id)]);
+  }
+  log(`honest claims in evaluation over blocks ${JSON.stringify(window)}`);
+  assert.ok(window[0][0] <= window[1][1] && window[1][0] <= window[0][1], `overlapping windows ${JSON.stringify(window)}`);
   const honestTrainer = k.addFromUri('//Alice//stash');
   assert.equal((await api.query.pol.trainerTrust(honestTrainer.address)).consecutiveApprovals.toNumber(), 1);
   assert.equal((await api.query.pol.deviations(alice.address)).toNumber(), 0);

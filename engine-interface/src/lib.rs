@@ -81,36 +81,41 @@ pub use blyan_primitives::{
 	pol::{DatasetShare, ManifestLimits, NanoNatsPerByte, ReplayVerdict, TrainingParams},
 };
 
+/// A unit and a payload of it: `(unit name, payload root)`, for example
+/// `(b"layer0.expert3", root)`. Unit names follow `blyan_primitives::UnitName`.
+pub type UnitPayload = (Vec<u8>, Hash);
+
 /// Work for the engine. Every field that selects chain data names the block `at` whose state
 /// is read (a block number of the canonical chain).
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub enum Job {
 	/// Validation loss of the model accepted at `at` (every unit's `ParamIndex` entry) and of
-	/// the same model with `unit` replaced by the payload `candidate`, on the validation
-	/// dataset of the latest model spec at `at`. A candidate that does not decode as the unit
-	/// has loss [`blyan_primitives::pol::UNDECODABLE_LOSS`]. Output: [`JobOutput::Losses`].
+	/// the same model with each unit of `units` replaced by its candidate payload, on the
+	/// validation dataset of the latest model spec at `at`. A candidate set in which one
+	/// payload does not decode as its unit (or a unit is named twice or does not exist) has
+	/// loss [`blyan_primitives::pol::UNDECODABLE_LOSS`]. Output: [`JobOutput::Losses`].
 	EvaluateClaim {
-		/// Block whose state pins the parent model.
+		/// Block whose state pins the parent model (a claim's base block).
 		at: u32,
-		/// Unit name, for example `layer0.expert3`.
-		unit: Vec<u8>,
-		/// Payload root of the candidate unit (in the content store).
-		candidate: Hash,
+		/// The updated units and their candidate payloads (in the content store).
+		units: Vec<UnitPayload>,
 	},
 	/// Checks that the PoDL manifest with payload root `manifest` is bound to the claim —
-	/// within `limits`, naming `trainer`, training `unit` from the model at `at` on exactly
-	/// `datasets` with exactly `params`, its result `candidate` equal to the trained tensors
-	/// of its last checkpoint — then replays the challenged `segments`. Nothing is allocated
-	/// for training before these checks pass. Output: [`JobOutput::Replay`].
+	/// within `limits`, naming `trainer`, training exactly the units of `units` from their
+	/// payloads accepted at `at` on exactly `datasets` with exactly `params`, its result for
+	/// each unit the candidate payload and equal to the trained tensors of its last
+	/// checkpoint — then replays the challenged `segments`. The manifest's frozen units may be
+	/// any payloads of those units (other units may have moved while the trainer trained).
+	/// Nothing is allocated for training before these checks pass. Output:
+	/// [`JobOutput::Replay`].
 	ReplayClaim {
-		/// Block whose state pins the parent model and the datasets.
+		/// Block whose state pins the trained units' parents and the datasets (a claim's base
+		/// block).
 		at: u32,
 		/// SCALE encoding of the claim's trainer account (the manifest must name it).
 		trainer: Vec<u8>,
-		/// Unit name.
-		unit: Vec<u8>,
-		/// Payload root of the candidate unit.
-		candidate: Hash,
+		/// The updated units and their candidate payloads.
+		units: Vec<UnitPayload>,
 		/// Payload root of the manifest JSON.
 		manifest: Hash,
 		/// Datasets and ratios the claim names.
@@ -130,16 +135,17 @@ pub enum Job {
 		/// Dataset id.
 		dataset: u32,
 	},
-	/// Trains `unit` of the model accepted at `at` on `datasets` with `params`, writing a
-	/// manifest that names `trainer`. The outputs stay in the node's engine store (on disk
-	/// under the node's base path) until published. Output: [`JobOutput::Trained`].
+	/// Trains `units` of the model accepted at `at` (all others frozen) on `datasets` with
+	/// `params`, writing a manifest that names `trainer`. The outputs stay in the node's
+	/// engine store (on disk under the node's base path) until published. Output:
+	/// [`JobOutput::Trained`].
 	Train {
 		/// Block whose state pins the parent model and the datasets.
 		at: u32,
 		/// SCALE encoding of the trainer's account.
 		trainer: Vec<u8>,
-		/// Unit name.
-		unit: Vec<u8>,
+		/// Names of the units to train (at least one, each once).
+		units: Vec<Vec<u8>>,
 		/// Datasets and ratios.
 		datasets: Vec<DatasetShare>,
 		/// Training parameters (seed, steps, K, batch size, sequence length).
@@ -184,8 +190,8 @@ pub enum JobOutput {
 	/// [`blyan_engine::output_tile`] until the engine drops the outputs of older training
 	/// runs.
 	Trained {
-		/// Payload root of the trained unit.
-		payload: Hash,
+		/// Each trained unit and its new payload root, in the order of the job's `units`.
+		payloads: Vec<UnitPayload>,
 		/// Payload root of the PoDL manifest (JSON).
 		manifest: Hash,
 		/// The training parameters, as a claim states them.
@@ -331,7 +337,7 @@ mod tests {
 	}
 
 	fn eval_job() -> Job {
-		Job::EvaluateClaim { at: 7, unit: b"layer0.expert1".to_vec(), candidate: [9; 32] }
+		Job::EvaluateClaim { at: 7, units: vec![(b"layer0.expert1".to_vec(), [9; 32])] }
 	}
 
 	#[test]
@@ -392,14 +398,23 @@ mod tests {
 		let a = job_id(&eval_job());
 		let b = job_id(&Job::EvaluateClaim {
 			at: 8,
-			unit: b"layer0.expert1".to_vec(),
-			candidate: [9; 32],
+			units: vec![(b"layer0.expert1".to_vec(), [9; 32])],
 		});
 		let c = job_id(&Job::EvaluateClaim {
 			at: 7,
-			unit: b"layer0.expert2".to_vec(),
-			candidate: [9; 32],
+			units: vec![(b"layer0.expert2".to_vec(), [9; 32])],
 		});
-		assert!(a != b && a != c && b != c);
+		let d = job_id(&Job::EvaluateClaim {
+			at: 7,
+			units: vec![(b"layer0.expert1".to_vec(), [8; 32])],
+		});
+		let e = job_id(&Job::EvaluateClaim {
+			at: 7,
+			units: vec![(b"layer0.expert1".to_vec(), [9; 32]), (b"backbone".to_vec(), [9; 32])],
+		});
+		let ids = [a, b, c, d, e];
+		for (i, x) in ids.iter().enumerate() {
+			assert!(ids[..i].iter().all(|y| y != x), "job {i} shares an id");
+		}
 	}
 }

@@ -571,13 +571,31 @@ impl Fuzzer {
 			},
 			54..=65 => {
 				let (o, who) = self.signed();
-				let unit = format!("layer0.expert{}", self.below(u64::from(UNITS_EXPERTS)));
-				let parent = if self.chance(85) {
-					ParamDag::accepted(unit.as_bytes()).unwrap_or([6; 32])
+				// One to three units, sometimes the same one twice.
+				let mut units = Vec::new();
+				let most = if self.chance(70) { 1 } else { 3 };
+				for _ in 0..1 + self.below(most) {
+					let unit = format!("layer0.expert{}", self.below(u64::from(UNITS_EXPERTS)));
+					let parent = if self.chance(85) {
+						ParamDag::accepted(unit.as_bytes()).unwrap_or([6; 32])
+					} else {
+						self.pick(&Self::blocks()).unwrap_or([7; 32])
+					};
+					let payload_root = self.payload_or_random();
+					let nonce = if self.chance(85) {
+						ParamDag::child_nonce(&who, &parent, &payload_root).unwrap_or(0)
+					} else {
+						self.rng.next_u64()
+					};
+					units.push(pallet_pol::UnitUpdate { parent, payload_root, nonce });
+				}
+				let now = System::block_number();
+				let base = if self.chance(90) {
+					now.saturating_sub(1 + self.below(5) as u32)
 				} else {
-					self.pick(&Self::blocks()).unwrap_or([7; 32])
+					now.saturating_add(self.below(3) as u32)
+						.saturating_sub(1 + self.below(200) as u32)
 				};
-				let payload_root = self.payload_or_random();
 				let approved: Vec<u32> =
 					Dataset::approved_datasets().into_iter().map(|(id, _)| id).collect();
 				let n = 1 + self.below(3) as usize;
@@ -597,22 +615,16 @@ impl Fuzzer {
 						first.ratio_ppm += PPM - sum;
 					}
 				}
-				let nonce = if self.chance(85) {
-					ParamDag::child_nonce(&who, &parent, &payload_root).unwrap_or(0)
-				} else {
-					self.rng.next_u64()
-				};
 				let min: Balance = 100 * UNITS;
 				let bond =
 					if self.chance(85) { min + self.below(2) as Balance * UNITS } else { min - 1 };
 				let input = pallet_pol::ClaimInput {
-					parent,
-					payload_root,
+					units: BoundedVec::truncate_from(units),
+					base,
 					manifest_root: self.payload_or_random(),
 					datasets: BoundedVec::truncate_from(shares),
 					params: self.params(),
 					claimed_loss: [4_900_000_000, 4_990_000_000, 1][self.below(3) as usize],
-					nonce,
 				};
 				("pol.submit_claim", o, RuntimeCall::Pol(Pc::submit_claim { input, bond }))
 			},

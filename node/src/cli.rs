@@ -37,6 +37,13 @@ pub struct Cli {
 	#[arg(long)]
 	pub train_steps: Option<u32>,
 
+	/// The units the trainer worker trains: comma-separated unit names (`layer0.router`),
+	/// prefixes ending in `*` (`layer1.*`) or `*` for every unit. It claims the whole
+	/// selection at once while that clears δ, else one unit at a time (docs/pol.md, "The
+	/// trainer's schedule"). Trainers with disjoint selections do not supersede each other.
+	#[arg(long, default_value = "*")]
+	pub trainer_units: String,
+
 	/// Test instrument of the end-to-end tests: this node's engine cheats in one way
 	/// (docs/pol.md, "Threats"). Only in binaries built with `--features adversary`.
 	#[cfg(feature = "adversary")]

@@ -136,6 +136,7 @@ pub fn run() -> sc_cli::Result<()> {
 				},
 				trainer: !cli.no_trainer,
 				train_steps: cli.train_steps,
+				trainer_units: cli.trainer_units.clone(),
 				adversary: cli.adversary(),
 			};
 			runner.run_node_until_exit(|config| async move {

@@ -155,6 +155,8 @@ pub struct WorkerOptions {
 	pub trainer: bool,
 	/// Steps per training run (`--train-steps`), if not the runtime's default.
 	pub train_steps: Option<u32>,
+	/// The trainer's unit selection (`--trainer-units`, `pallet_trainer::select_units`).
+	pub trainer_units: String,
 	/// The engine's hooks: honest unless an e2e test's `--adversary` asked for a cheat.
 	pub adversary: Arc<dyn crate::engine::Adversary>,
 }
@@ -268,6 +270,11 @@ pub fn new_full<
 				sp_core::offchain::STORAGE_PREFIX,
 				pallet_trainer::STEPS_KEY,
 				&workers.train_steps.unwrap_or(0).encode(),
+			);
+			db.set(
+				sp_core::offchain::STORAGE_PREFIX,
+				pallet_trainer::UNITS_KEY,
+				&workers.trainer_units.as_bytes().to_vec().encode(),
 			);
 		}
 		log::info!(

@@ -19,8 +19,8 @@ pub struct TrainedRun<'a> {
 	pub manifest: &'a mut Manifest,
 	/// The run's store: the chain's payloads and the run's new ones; new payloads go here.
 	pub store: &'a dyn UnitStore,
-	/// The trained unit's name.
-	pub unit: &'a str,
+	/// The trained units.
+	pub units: &'a std::collections::BTreeSet<blyan_moe::units::UnitId>,
 	/// The datasets the job named, in order.
 	pub named: &'a [Dataset],
 	/// The mixing ratios the job named, ppm.
@@ -92,9 +92,7 @@ mod cheat {
 		optim::AdamWParams,
 		store::parse_hash,
 		train::{train, TrainParams},
-		units::UnitId,
 	};
-	use std::collections::BTreeSet;
 
 	/// One way to cheat (`--adversary <kind>`).
 	#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -175,9 +173,6 @@ mod cheat {
 					let validation = String::from_utf8_lossy(run.validation).into_owned();
 					let val =
 						Dataset::from_text("validation", &validation).map_err(|e| e.to_string())?;
-					let unit: UnitId =
-						run.unit.parse().map_err(|e: blyan_moe::Error| e.to_string())?;
-					let trained: BTreeSet<UnitId> = [unit].into();
 					let params = TrainParams {
 						seed: 1,
 						steps: 10,
@@ -190,15 +185,14 @@ mod cheat {
 					let tuned = train(
 						&m.result_index(),
 						run.store,
-						&trained,
+						run.units,
 						&[val],
 						&[blyan_moe::data::PPM],
 						&params,
 						&mut |_| Ok(()),
 					)
 					.map_err(|e| e.to_string())?;
-					let root = tuned.manifest.result.get(run.unit).cloned().ok_or("no result")?;
-					m.result.insert(run.unit.to_string(), root);
+					m.result.extend(tuned.manifest.result);
 				},
 				Cheat::BombManifest => {
 					m.params.batch_size = 1 << 28;

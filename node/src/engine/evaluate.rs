@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use blyan_engine_interface::{Hash, JobOutput};
+use blyan_engine_interface::{Hash, JobOutput, UnitPayload};
 use blyan_moe::{
 	store::{ModelIndex, UnitStore},
 	train::checkpoint_len_bound,
@@ -74,9 +74,53 @@ pub fn validation_text(chain: &dyn ChainView, at: H256) -> Result<(Hash, Vec<u8>
 	Ok((root, chain.payload(at, &root)?))
 }
 
-/// [`Job::EvaluateClaim`](blyan_engine_interface::Job::EvaluateClaim): parent and candidate
-/// validation loss, nano-nats per byte. A candidate that is larger than a unit can be, or does
-/// not decode as the unit, has loss [`UNDECODABLE_LOSS`] (the claim then fails
+/// Largest payload a unit of `cfg` can have, bytes: a third of its checkpoint (which adds
+/// the two AdamW moments) plus 1 KiB of safetensors header.
+pub fn unit_len_bound(cfg: &blyan_moe::Config, unit: UnitId) -> u64 {
+	checkpoint_len_bound(cfg, &[unit].into()) / 3 + 1024
+}
+
+/// The model `parent` with each unit of `units` replaced by its candidate payload, checked
+/// against `cfg` and against the payload sizes in `chain` at `at`: `Err(why)` when a unit is
+/// named twice, is not a unit of the model, or its payload is larger than a unit can be (such
+/// a candidate set has loss [`UNDECODABLE_LOSS`]); a payload that is not in the content store
+/// is an error of the outer result (the validator abstains).
+pub fn merged_candidate(
+	chain: &dyn ChainView,
+	at: H256,
+	cfg: &blyan_moe::Config,
+	parent: &ModelIndex,
+	units: &[UnitPayload],
+) -> Result<Result<ModelIndex, String>, String> {
+	let mut cand = parent.clone();
+	let mut seen = std::collections::BTreeSet::new();
+	for (unit, candidate) in units {
+		let unit = unit_name(unit)?;
+		let Ok(unit_id) = UnitId::parse_in(unit, cfg) else {
+			return Ok(Err(format!("{unit} is not a unit of the model")));
+		};
+		if !seen.insert(unit_id) {
+			return Ok(Err(format!("{unit} is named twice")));
+		}
+		let bound = unit_len_bound(cfg, unit_id);
+		let len = chain.payload_len(at, candidate)?;
+		if len > bound {
+			return Ok(Err(format!(
+				"candidate {unit} of {len} bytes is larger than a unit ({bound})"
+			)));
+		}
+		cand.units.insert(unit.to_string(), hex::encode(candidate));
+	}
+	if seen.is_empty() {
+		return Ok(Err("no units".into()));
+	}
+	Ok(Ok(cand))
+}
+
+/// [`Job::EvaluateClaim`](blyan_engine_interface::Job::EvaluateClaim): the validation loss of
+/// the model accepted at `at` and of the same model with the claim's candidates, nano-nats
+/// per byte. A candidate set that does not fit the model ([`merged_candidate`]) or whose
+/// payloads do not decode as their units has loss [`UNDECODABLE_LOSS`] (the claim then fails
 /// `InsufficientImprovement`); a parent or text that cannot be read fails the job (the
 /// validator abstains).
 pub fn evaluate_claim(
@@ -84,16 +128,13 @@ pub fn evaluate_claim(
 	cache: &LossCache,
 	adversary: &dyn Adversary,
 	at: u32,
-	unit: &[u8],
-	candidate: &Hash,
+	units: &[UnitPayload],
 	ctx: &mut JobCtx,
 ) -> Result<JobOutput, String> {
 	let at = chain.hash_of(at)?;
 	let (cfg, _) = chain.latest_spec(at)?;
 	let (text_root, text) = validation_text(chain, at)?;
 	let parent = accepted_index(chain, at, &cfg)?;
-	let unit = unit_name(unit)?;
-	let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
 	ctx.check_memory(
 		"evaluating the model",
 		blyan_moe::train::step_memory_bound(
@@ -107,16 +148,12 @@ pub fn evaluate_claim(
 		.loss(&parent, &store, &text_root, &text, ctx, &|d, t| (d as u32, (2 * t) as u32))
 		.map_err(|e| format!("evaluate parent: {e}"))?;
 
-	// A unit payload is at most a third of its checkpoint (no optimiser moments).
-	let bound = checkpoint_len_bound(&cfg, &[unit_id].into()) / 3 + 1024;
-	let len = chain.payload_len(at, candidate)?;
-	let candidate_loss = if len > bound {
-		log::info!(target: super::LOG_TARGET, "candidate of {len} bytes is larger than a unit ({bound})");
-		UNDECODABLE_LOSS
-	} else {
-		let mut cand = parent.clone();
-		cand.units.insert(unit.to_string(), hex::encode(candidate));
-		match cache
+	let candidate_loss = match merged_candidate(chain, at, &cfg, &parent, units)? {
+		Err(why) => {
+			log::info!(target: super::LOG_TARGET, "candidate refused: {why}");
+			UNDECODABLE_LOSS
+		},
+		Ok(cand) => match cache
 			.loss(&cand, &store, &text_root, &text, ctx, &|d, t| ((t + d) as u32, (2 * t) as u32))
 		{
 			Ok(l) => l,
@@ -127,7 +164,7 @@ pub fn evaluate_claim(
 				log::info!(target: super::LOG_TARGET, "candidate does not decode: {e}");
 				UNDECODABLE_LOSS
 			},
-		}
+		},
 	};
 	let (parent, candidate) = adversary.reported_losses(parent_loss, candidate_loss);
 	Ok(JobOutput::Losses { parent, candidate })

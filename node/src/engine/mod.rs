@@ -147,17 +147,29 @@ impl Default for Options {
 }
 
 /// One line naming a job, for logs.
+/// Unit names for a log line: up to three, then how many more.
+fn unit_list<'a>(units: impl Iterator<Item = &'a Vec<u8>>) -> String {
+	let names: Vec<String> = units.map(|u| String::from_utf8_lossy(u).into_owned()).collect();
+	match names.len() {
+		0..=3 => names.join(", "),
+		n => format!("{}, … ({n} units)", names[..3].join(", ")),
+	}
+}
+
 fn describe(job: &Job) -> String {
 	match job {
-		Job::EvaluateClaim { at, unit, .. } => {
-			format!("evaluate {} at #{at}", String::from_utf8_lossy(unit))
+		Job::EvaluateClaim { at, units } => {
+			format!("evaluate {} at #{at}", unit_list(units.iter().map(|(u, _)| u)))
 		},
-		Job::ReplayClaim { at, unit, segments, .. } => {
-			format!("replay {} segments {segments:?} at #{at}", String::from_utf8_lossy(unit))
+		Job::ReplayClaim { at, units, segments, .. } => {
+			format!(
+				"replay {} segments {segments:?} at #{at}",
+				unit_list(units.iter().map(|(u, _)| u))
+			)
 		},
 		Job::AuditDataset { at, dataset } => format!("audit dataset {dataset} at #{at}"),
-		Job::Train { at, unit, params, .. } => {
-			format!("train {} for {} steps at #{at}", String::from_utf8_lossy(unit), params.steps)
+		Job::Train { at, units, params, .. } => {
+			format!("train {} for {} steps at #{at}", unit_list(units.iter()), params.steps)
 		},
 		Job::Generate { at, max_new_tokens, .. } => {
 			format!("generate {max_new_tokens} bytes at #{at}")
@@ -337,15 +349,9 @@ impl EngineService {
 		ctx: &mut JobCtx,
 	) -> Result<JobOutput, String> {
 		match job {
-			Job::EvaluateClaim { at, unit, candidate } => evaluate::evaluate_claim(
-				chain,
-				&self.losses,
-				&*self.adversary,
-				*at,
-				unit,
-				candidate,
-				ctx,
-			),
+			Job::EvaluateClaim { at, units } => {
+				evaluate::evaluate_claim(chain, &self.losses, &*self.adversary, *at, units, ctx)
+			},
 			Job::ReplayClaim { .. } => replay::replay_claim(chain, job, ctx),
 			Job::AuditDataset { at, dataset } => audit::audit_dataset(chain, *at, *dataset),
 			Job::Train { .. } => {

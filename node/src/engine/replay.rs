@@ -6,13 +6,17 @@
 //!
 //! 1. the manifest's size against `ManifestLimits::max_manifest_bytes` (before fetching it);
 //! 2. its JSON; its trainer (the claim's signer), training parameters (the claim's, within the
-//!    limits), unit, config and parent model (the model accepted at the claim's block),
-//!    datasets and ratios (the claim's, by name and content root), result (the candidate);
+//!    limits), trained units (exactly the claim's), config (the latest spec at the base
+//!    block), parent (the trained units' payloads accepted at the claim's base block; frozen
+//!    units may be any payloads of theirs, because other units may have moved while the
+//!    trainer trained — what is accepted is decided by the evaluation in the base block's
+//!    model, docs/pol.md), datasets and ratios (the claim's, by name and content root),
+//!    results (the candidates);
 //! 3. the memory a training step of these parameters needs, against the job's budget (and,
 //!    before the replay, that step together with the named datasets' texts);
 //! 4. the size of every checkpoint it needs, against the size a checkpoint of the unit has;
 //! 5. the **result binding**: the trained tensors of the last checkpoint are exactly the
-//!    candidate payload (`blyan_moe::train::verify_result`). Chosen over always challenging
+//!    candidate payloads (`blyan_moe::train::verify_result`). Chosen over always challenging
 //!    the last segment because it costs no training: the last checkpoint must then follow from
 //!    the others, which the random challenge samples (docs/pol.md, "Binding");
 //! 6. the replay of each challenged segment, bit for bit.
@@ -22,7 +26,7 @@
 //! [`ReplayVerdict::Mismatch`]. A failing check 3 fails the job: the parameters are within the
 //! chain's limits, so the node's budget is too small and the validator abstains.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use blyan_engine_interface::{Hash, Job, JobOutput, ReplayVerdict};
 use blyan_moe::{
@@ -32,6 +36,7 @@ use blyan_moe::{
 };
 
 use super::{
+	evaluate::unit_len_bound,
 	view::{accepted_index, load_datasets, unit_name, ChainStore, ChainView},
 	JobCtx, LOG_TARGET,
 };
@@ -67,23 +72,16 @@ pub fn replay_claim(
 	job: &Job,
 	ctx: &mut JobCtx,
 ) -> Result<JobOutput, String> {
-	let Job::ReplayClaim {
-		at,
-		trainer,
-		unit,
-		candidate,
-		manifest,
-		datasets,
-		params,
-		segments,
-		limits,
-	} = job
+	let Job::ReplayClaim { at, trainer, units, manifest, datasets, params, segments, limits } = job
 	else {
 		return Err("not a replay job".into());
 	};
 	let at = chain.hash_of(*at)?;
 	let best = chain.best();
-	let unit = unit_name(unit)?;
+	let claimed: BTreeMap<String, String> = units
+		.iter()
+		.map(|(u, c)| Ok((unit_name(u)?.to_string(), hex::encode(c))))
+		.collect::<Result<_, String>>()?;
 
 	// 1. Size, before anything is fetched.
 	let len = match chain.payload_len(best, manifest) {
@@ -118,15 +116,25 @@ pub fn replay_claim(
 	if let Err(e) = m.check() {
 		return verdict(ReplayVerdict::Unbound, &format!("manifest: {e}"));
 	}
-	if m.trained_units != [unit.to_string()] {
+	let trained: BTreeSet<&String> = m.trained_units.iter().collect();
+	if claimed.len() != units.len()
+		|| trained.len() != m.trained_units.len()
+		|| !trained.iter().copied().eq(claimed.keys())
+	{
 		return verdict(ReplayVerdict::Unbound, &format!("manifest trains {:?}", m.trained_units));
 	}
-	if m.result.get(unit) != Some(&hex::encode(candidate)) {
-		return verdict(ReplayVerdict::Unbound, "the manifest's result is not the claimed payload");
+	if m.result != claimed {
+		return verdict(
+			ReplayVerdict::Unbound,
+			"the manifest's results are not the claimed payloads",
+		);
 	}
 	let (cfg, _) = chain.latest_spec(at)?;
 	let parent = accepted_index(chain, at, &cfg)?;
-	if m.config != cfg || m.parent != parent.units {
+	let same_units =
+		m.parent.len() == parent.units.len() && m.parent.keys().eq(parent.units.keys());
+	let trained_from_accepted = claimed.keys().all(|u| m.parent.get(u) == parent.units.get(u));
+	if m.config != cfg || !same_units || !trained_from_accepted {
 		return verdict(ReplayVerdict::Unbound, "the manifest starts from another model");
 	}
 	if m.datasets.len() != datasets.len() {
@@ -153,9 +161,35 @@ pub fn replay_claim(
 	ctx.check_memory("a training step of this claim", step_bytes)?;
 
 	// 4. Checkpoint sizes: the challenged segments' ends and the last checkpoint.
-	let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
-	let trained: BTreeSet<UnitId> = [unit_id].into();
+	let mut trained: BTreeSet<UnitId> = BTreeSet::new();
+	for u in claimed.keys() {
+		match UnitId::parse_in(u, &cfg) {
+			Ok(id) => trained.insert(id),
+			Err(e) => return verdict(ReplayVerdict::Unbound, &format!("unit {u}: {e}")),
+		};
+	}
 	let bound = checkpoint_len_bound(&cfg, &trained);
+	// Frozen units that are not the accepted ones: each at most the size of its unit, so a
+	// manifest cannot make validators load an arbitrary large payload as a unit.
+	for (u, root) in m.parent.iter().filter(|(u, r)| parent.units.get(*u) != Some(*r)) {
+		let Ok(id) = UnitId::parse_in(u, &cfg) else {
+			return verdict(ReplayVerdict::Unbound, &format!("frozen unit {u} is not a unit"));
+		};
+		let unit_bound = unit_len_bound(&cfg, id);
+		let Ok(root) = parse_hash("frozen unit", root) else {
+			return verdict(ReplayVerdict::Unbound, &format!("frozen unit {u}: not a hash"));
+		};
+		match chain.payload_len(best, &root) {
+			Ok(len) if len > unit_bound => {
+				return verdict(
+					ReplayVerdict::Unbound,
+					&format!("frozen unit {u} of {len} bytes (a unit has at most {unit_bound})"),
+				)
+			},
+			Ok(_) => {},
+			Err(e) => return verdict(ReplayVerdict::Unavailable, &format!("frozen unit {u}: {e}")),
+		}
+	}
 	let last = m.checkpoints.len().saturating_sub(1);
 	let mut needed: Vec<usize> = segments.iter().map(|s| *s as usize).collect();
 	needed.push(last);

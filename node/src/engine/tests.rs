@@ -7,7 +7,9 @@ use super::{
 	view::{ChainView, DatasetInfo},
 	*,
 };
-use blyan_engine_interface::{DatasetShare, ManifestLimits, ReplayVerdict, TrainingParams};
+use blyan_engine_interface::{
+	DatasetShare, ManifestLimits, ReplayVerdict, TrainingParams, UnitPayload,
+};
 use blyan_moe::{
 	data::{Dataset, PPM},
 	model::init_weights,
@@ -113,9 +115,27 @@ fn limits() -> ManifestLimits {
 	}
 }
 
+/// The evaluation job of a one-unit claim.
+fn eval_job(at: u32, unit: &str, candidate: Hash) -> Job {
+	Job::EvaluateClaim { at, units: vec![(unit.as_bytes().to_vec(), candidate)] }
+}
+
 /// Trains `UNIT` with [`params`] on datasets 1 and 2 (70 / 30 %) for [`TRAINER`], stores
 /// checkpoints, result and manifest (after `edit`); returns (manifest root, candidate root).
 fn trained(c: &MemChain, edit: impl FnOnce(&mut Manifest)) -> (Hash, Hash) {
+	let unit = UnitId::Expert { layer: 0, expert: 1 };
+	let (manifest, results) = trained_units(c, &c.index, &[unit], edit);
+	(manifest, results[0].1)
+}
+
+/// Trains `units` of the model `from` as [`trained`] does; returns the manifest root and
+/// each unit's `(name, result root)`, in the order of `units`.
+fn trained_units(
+	c: &MemChain,
+	from: &ModelIndex,
+	units: &[UnitId],
+	edit: impl FnOnce(&mut Manifest),
+) -> (Hash, Vec<UnitPayload>) {
 	let texts: Vec<Dataset> = [1usize, 2]
 		.iter()
 		.map(|&i| {
@@ -134,23 +154,25 @@ fn trained(c: &MemChain, edit: impl FnOnce(&mut Manifest)) -> (Hash, Hash) {
 		validation_permille: 100,
 		adamw: AdamWParams::with_lr(3e-3),
 	};
-	let unit: BTreeSet<UnitId> = [UnitId::Expert { layer: 0, expert: 1 }].into();
-	let out = train(
-		&c.index,
-		&c.store,
-		&unit,
-		&texts,
-		&[700_000, PPM - 700_000],
-		&train_params,
-		&mut |_| Ok(()),
-	)
-	.unwrap();
+	let set: BTreeSet<UnitId> = units.iter().copied().collect();
+	let out =
+		train(from, &c.store, &set, &texts, &[700_000, PPM - 700_000], &train_params, &mut |_| {
+			Ok(())
+		})
+		.unwrap();
 	let mut manifest = out.manifest;
 	manifest.trainer = Manifest::trainer_of(&TRAINER);
-	let candidate = blyan_moe::store::parse_hash(UNIT, &manifest.result[UNIT]).unwrap();
+	let results = units
+		.iter()
+		.map(|u| {
+			let name = u.to_string();
+			let root = blyan_moe::store::parse_hash(&name, &manifest.result[&name]).unwrap();
+			(name.into_bytes(), root)
+		})
+		.collect();
 	edit(&mut manifest);
 	let root = c.store.put(&serde_json::to_vec(&manifest).unwrap()).unwrap();
-	(root, candidate)
+	(root, results)
 }
 
 fn honest_datasets() -> Vec<DatasetShare> {
@@ -161,11 +183,14 @@ fn honest_datasets() -> Vec<DatasetShare> {
 }
 
 fn replay_job(manifest: Hash, candidate: Hash) -> Job {
+	replay_units_job(manifest, vec![(UNIT.as_bytes().to_vec(), candidate)])
+}
+
+fn replay_units_job(manifest: Hash, units: Vec<UnitPayload>) -> Job {
 	Job::ReplayClaim {
 		at: 0,
 		trainer: TRAINER.to_vec(),
-		unit: UNIT.as_bytes().to_vec(),
-		candidate,
+		units,
 		manifest,
 		datasets: honest_datasets(),
 		params: params(),
@@ -213,7 +238,7 @@ fn replay_verdict(status: JobStatus) -> ReplayVerdict {
 fn evaluate_claim_is_queued_run_off_thread_and_deterministic() {
 	let c = chain();
 	let cand = other_candidate(&c);
-	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let job = eval_job(0, UNIT, cand);
 	let a = EngineService::start(Arc::new(c), 1);
 	let id = a.submit(job.clone());
 	assert_eq!(id, job_id(&job));
@@ -237,7 +262,7 @@ fn evaluate_claim_is_queued_run_off_thread_and_deterministic() {
 fn an_undecodable_candidate_has_the_largest_loss() {
 	let c = chain();
 	let garbage = c.store.put(b"these bytes are not a safetensors unit").unwrap();
-	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: garbage };
+	let job = eval_job(0, UNIT, garbage);
 	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = run(c, job) else { panic!() };
 	assert!(parent > 0);
 	assert_eq!(candidate, blyan_primitives::pol::UNDECODABLE_LOSS);
@@ -359,7 +384,7 @@ fn a_job_past_its_time_budget_fails() {
 		budget: Budget { time: std::time::Duration::ZERO, ..Budget::default() },
 		..Options::default()
 	};
-	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let job = eval_job(0, UNIT, cand);
 	let JobStatus::Failed(why) = run_on(c, instant, job) else { panic!() };
 	assert!(String::from_utf8_lossy(&why).contains("time budget"));
 }
@@ -435,13 +460,19 @@ fn bad_jobs_fail_with_a_reason_and_unknown_ids_are_unknown() {
 	let c = chain();
 	let cand = other_candidate(&c);
 	let s = EngineService::start(Arc::new(c), 1);
-	let missing_block =
-		s.submit(Job::EvaluateClaim { at: 5, unit: UNIT.as_bytes().to_vec(), candidate: cand });
+	let missing_block = s.submit(eval_job(5, UNIT, cand));
 	let JobStatus::Failed(why) = wait(&s, &missing_block) else { panic!() };
 	assert!(String::from_utf8_lossy(&why).contains("no block #5"));
-	let no_unit =
-		s.submit(Job::EvaluateClaim { at: 0, unit: b"layer9.expert1".to_vec(), candidate: cand });
-	assert!(matches!(wait(&s, &no_unit), JobStatus::Failed(_)));
+	// A unit the model does not have is the claim's fault, not the node's: the candidate
+	// gets the largest loss (every honest validator reports it) rather than an abstention.
+	let no_unit = s.submit(eval_job(0, "layer9.expert1", cand));
+	assert!(matches!(
+		wait(&s, &no_unit),
+		JobStatus::Done(JobOutput::Losses {
+			candidate: blyan_primitives::pol::UNDECODABLE_LOSS,
+			..
+		})
+	));
 	let no_manifest = s.submit(replay_job([8; 32], cand));
 	assert_eq!(replay_verdict(wait(&s, &no_manifest)), ReplayVerdict::Unavailable);
 	assert_eq!(s.status(&[0; 32]), JobStatus::Unknown);
@@ -495,7 +526,7 @@ fn results_survive_a_restart_and_an_interrupted_job_is_not_retried_forever() {
 	let options = || Options { dir: Some(dir.path().to_path_buf()), ..Options::default() };
 	let c = Arc::new(chain());
 	let cand = other_candidate(&c);
-	let job = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: cand };
+	let job = eval_job(0, UNIT, cand);
 	let first = {
 		let s = EngineService::start_with(c.clone(), options());
 		let id = s.submit(job.clone());
@@ -532,7 +563,7 @@ fn train_job() -> Job {
 	Job::Train {
 		at: 0,
 		trainer: TRAINER.to_vec(),
-		unit: UNIT.as_bytes().to_vec(),
+		units: vec![UNIT.as_bytes().to_vec()],
 		datasets: honest_datasets(),
 		params: TrainingParams { seed: 9, ..params() },
 	}
@@ -545,7 +576,7 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 	let options = || Options { dir: Some(dir.path().to_path_buf()), ..Options::default() };
 	let service = EngineService::start_with(c.clone(), options());
 	let JobStatus::Done(JobOutput::Trained {
-		payload,
+		payloads,
 		manifest,
 		params: p,
 		parent_loss,
@@ -556,6 +587,9 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 		panic!("training failed")
 	};
 	assert_eq!(p, TrainingParams { seed: 9, ..params() });
+	let [(unit, payload)] = &payloads[..] else { panic!("{payloads:?}") };
+	assert_eq!(unit, UNIT.as_bytes());
+	let payload = *payload;
 	assert_eq!(checkpoints.len(), 3, "before training and after each segment");
 	assert_ne!(parent_loss, loss, "training moved the unit");
 	assert!(service.output_tile(&[0x42; 32], 0).is_none());
@@ -564,7 +598,7 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 	drop(service);
 	let service = EngineService::start_with(c.clone(), options());
 	publish(&service, &c, &payload);
-	let eval = Job::EvaluateClaim { at: 0, unit: UNIT.as_bytes().to_vec(), candidate: payload };
+	let eval = eval_job(0, UNIT, payload);
 	assert_eq!(
 		wait(&service, &service.submit(eval)),
 		JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss }),
@@ -609,4 +643,155 @@ fn replay_fails_within(budget: impl Fn(&MemChain) -> u64, why: &str) {
 	let JobStatus::Failed(got) = run_on(c, options, replay_job(manifest, cand)) else { panic!() };
 	let got = String::from_utf8_lossy(&got);
 	assert!(got.contains(why), "{got}");
+}
+
+/// Two experts of different layers, trained together.
+fn two_units() -> [UnitId; 2] {
+	[UnitId::Expert { layer: 0, expert: 1 }, UnitId::Expert { layer: 1, expert: 0 }]
+}
+
+#[test]
+fn a_claim_over_two_units_replays_and_is_evaluated_with_both_merged() {
+	let c = chain();
+	let (manifest, results) = trained_units(&c, &c.index, &two_units(), |_| {});
+	assert_eq!(results.len(), 2);
+	let job = replay_units_job(manifest, results.clone());
+	assert_eq!(replay_verdict(run(c, job)), ReplayVerdict::Match);
+
+	// The candidate is the parent with both units replaced: its loss is that of the trained
+	// model, and differs from either unit alone.
+	let c = chain();
+	let (_, results) = trained_units(&c, &c.index, &two_units(), |_| {});
+	let losses =
+		|c: MemChain, units: Vec<UnitPayload>| match run(c, Job::EvaluateClaim { at: 0, units }) {
+			JobStatus::Done(JobOutput::Losses { parent, candidate }) => (parent, candidate),
+			other => panic!("{other:?}"),
+		};
+	let both = losses(c, results.clone());
+	let c = chain();
+	trained_units(&c, &c.index, &two_units(), |_| {});
+	let first = losses(c, results[..1].to_vec());
+	assert_eq!(both.0, first.0, "same parent");
+	assert_ne!(both.1, first.1, "the second unit counts");
+	assert_ne!(both.1, blyan_primitives::pol::UNDECODABLE_LOSS);
+}
+
+/// Attack: a claim that names only some of the units its manifest trained (to be paid twice,
+/// or to hide a unit trained on other data), or more units than it trained, or a unit twice.
+#[test]
+fn a_claim_must_name_exactly_the_trained_units() {
+	let c = chain();
+	let (manifest, results) = trained_units(&c, &c.index, &two_units(), |_| {});
+	assert_eq!(
+		replay_verdict(run(c, replay_units_job(manifest, results[..1].to_vec()))),
+		ReplayVerdict::Unbound,
+		"a subset"
+	);
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let extra = vec![(UNIT.as_bytes().to_vec(), cand), (b"layer1.expert0".to_vec(), cand)];
+	assert_eq!(
+		replay_verdict(run(c, replay_units_job(manifest, extra))),
+		ReplayVerdict::Unbound,
+		"a superset"
+	);
+	let c = chain();
+	let (manifest, cand) = trained(&c, |_| {});
+	let twice = vec![(UNIT.as_bytes().to_vec(), cand), (UNIT.as_bytes().to_vec(), cand)];
+	assert_eq!(
+		replay_verdict(run(c, replay_units_job(manifest, twice))),
+		ReplayVerdict::Unbound,
+		"a unit twice"
+	);
+	// The evaluation refuses a unit named twice too: the largest loss.
+	let c = chain();
+	let cand = other_candidate(&c);
+	let twice = vec![(UNIT.as_bytes().to_vec(), cand), (UNIT.as_bytes().to_vec(), cand)];
+	let JobStatus::Done(JobOutput::Losses { candidate, .. }) =
+		run(c, Job::EvaluateClaim { at: 0, units: twice })
+	else {
+		panic!()
+	};
+	assert_eq!(candidate, blyan_primitives::pol::UNDECODABLE_LOSS);
+}
+
+/// A model in which `layer1.expert0` has other weights (seed 44), its payload stored: what
+/// the accepted model was before another trainer's update of that unit was accepted.
+fn with_other_frozen_unit(c: &MemChain) -> ModelIndex {
+	let other = init_weights(&c.index.config, 44).unwrap();
+	let u = UnitId::Expert { layer: 1, expert: 0 };
+	let root = c.store.put(&encode_unit(&c.index.config, u, &other).unwrap()).unwrap();
+	let mut from = c.index.clone();
+	from.units.insert(u.to_string(), hex::encode(root));
+	from
+}
+
+/// Concurrency: a trainer trained `layer0.expert1` while another unit (`layer1.expert0`) was
+/// still at an older payload; the chain has moved that unit since. The claim still replays.
+#[test]
+fn frozen_units_may_have_moved_since_training_started() {
+	let c = chain();
+	let from = with_other_frozen_unit(&c);
+	let unit = UnitId::Expert { layer: 0, expert: 1 };
+	let (manifest, results) = trained_units(&c, &from, &[unit], |_| {});
+	assert_eq!(replay_verdict(run(c, replay_units_job(manifest, results))), ReplayVerdict::Match);
+}
+
+/// Attacks on the parent: the trained unit itself not from the accepted payload (it must be,
+/// or the update would be applied to a unit it was not trained from), a frozen "unit" that is
+/// an arbitrary large payload, and a parent that omits a unit.
+#[test]
+fn the_trained_units_must_start_from_the_accepted_payloads() {
+	let c = chain();
+	let from = with_other_frozen_unit(&c);
+	let moved = UnitId::Expert { layer: 1, expert: 0 };
+	let (manifest, results) = trained_units(&c, &from, &[moved], |_| {});
+	assert_eq!(replay_verdict(run(c, replay_units_job(manifest, results))), ReplayVerdict::Unbound);
+
+	let c = chain();
+	let big = c.store.put(&vec![0u8; 4 << 20]).unwrap();
+	let (manifest, cand) =
+		trained(&c, |m| drop(m.parent.insert("layer1.expert0".into(), hex::encode(big))));
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Unbound);
+
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| drop(m.parent.remove("layer1.expert0")));
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Unbound);
+}
+
+#[test]
+fn a_training_job_trains_a_unit_set_and_names_each_payload() {
+	let c = Arc::new(chain());
+	let service = EngineService::start_with(c.clone(), Options::default());
+	let units: Vec<Vec<u8>> = two_units().iter().map(|u| u.to_string().into_bytes()).collect();
+	let job = Job::Train {
+		at: 0,
+		trainer: TRAINER.to_vec(),
+		units: units.clone(),
+		datasets: honest_datasets(),
+		params: params(),
+	};
+	let JobStatus::Done(JobOutput::Trained { payloads, parent_loss, loss, .. }) =
+		wait(&service, &service.submit(job))
+	else {
+		panic!("training failed")
+	};
+	let names: Vec<Vec<u8>> = payloads.iter().map(|(u, _)| u.clone()).collect();
+	assert_eq!(names, units);
+	for (_, p) in &payloads {
+		publish(&service, &c, p);
+	}
+	assert_eq!(
+		wait(&service, &service.submit(Job::EvaluateClaim { at: 0, units: payloads })),
+		JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss })
+	);
+	// A unit named twice fails the job.
+	let twice = Job::Train {
+		at: 0,
+		trainer: TRAINER.to_vec(),
+		units: vec![units[0].clone(), units[0].clone()],
+		datasets: honest_datasets(),
+		params: params(),
+	};
+	assert!(matches!(wait(&service, &service.submit(twice)), JobStatus::Failed(_)));
 }

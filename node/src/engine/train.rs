@@ -32,7 +32,7 @@ use super::{
 pub const TRAIN_LR: f64 = 3e-3;
 
 /// Training runs whose outputs are kept (a checkpoint is about 1.2 MB for one expert of the
-/// dev model; a run of 300 steps with K = 10 has 31).
+/// dev model and about 45 MB for the whole model; a run of 300 steps with K = 10 has 31).
 pub const KEEP_TRAINING_RUNS: usize = 2;
 
 /// Payloads the engine produced (trained units, manifests, checkpoints), kept for
@@ -121,10 +121,11 @@ impl UnitStore for TrainStore<'_> {
 	}
 }
 
-/// Runs a [`Job::Train`]: trains `unit` of the model accepted at `at` on `datasets` with
-/// `params` and AdamW [`TRAIN_LR`], the datasets' validation share held out; writes a manifest
-/// naming `trainer`; evaluates parent and result on the spec's validation set; keeps unit,
-/// manifest and checkpoints in `outputs`. Any other job is an error.
+/// Runs a [`Job::Train`]: trains `units` of the model accepted at `at` (the others frozen) on
+/// `datasets` with `params` and AdamW [`TRAIN_LR`], the datasets' validation share held out;
+/// writes a manifest naming `trainer`; evaluates parent and result on the spec's validation
+/// set; keeps the units, the manifest and the checkpoints in `outputs`. A unit named twice or
+/// not in the model fails the job. Any other job is an error.
 pub fn train_unit(
 	chain: &dyn ChainView,
 	cache: &LossCache,
@@ -133,14 +134,23 @@ pub fn train_unit(
 	job: &Job,
 	ctx: &mut JobCtx,
 ) -> Result<JobOutput, String> {
-	let Job::Train { at, trainer, unit, datasets, params } = job else {
+	let Job::Train { at, trainer, units, datasets, params } = job else {
 		return Err("not a training job".into());
 	};
 	let at = chain.hash_of(*at)?;
 	let (cfg, _) = chain.latest_spec(at)?;
 	let parent = accepted_index(chain, at, &cfg)?;
-	let unit = unit_name(unit)?;
-	let unit_id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
+	let mut trained: BTreeSet<UnitId> = BTreeSet::new();
+	for unit in units {
+		let unit = unit_name(unit)?;
+		let id = UnitId::parse_in(unit, &cfg).map_err(|e| e.to_string())?;
+		if !trained.insert(id) {
+			return Err(format!("{unit} is named twice"));
+		}
+	}
+	if trained.is_empty() {
+		return Err("no units to train".into());
+	}
 	ctx.check_memory(
 		"a training step",
 		step_memory_bound(&cfg, params.batch_size as usize, params.seq_len as usize),
@@ -161,7 +171,6 @@ pub fn train_unit(
 	let new = MemStore::default();
 	let store = TrainStore { chain: ChainStore { chain, at }, new: &new };
 	let total = params.steps.saturating_add(2);
-	let trained: BTreeSet<UnitId> = [unit_id].into();
 	let out = train(&parent, &store, &trained, &texts, &train_ratios, &train_params, &mut |r| {
 		ctx.tick((r.step + 1) as u32, total).map_err(stopped)
 	})
@@ -172,15 +181,21 @@ pub fn train_unit(
 	adversary.tamper_run(&mut TrainedRun {
 		manifest: &mut manifest,
 		store: &store,
-		unit,
+		units: &trained,
 		named: &named,
 		ratios: &ratios,
 		seed: params.seed,
 		validation: &validation,
 	})?;
 
-	let payload = manifest.result.get(unit).ok_or("the run produced no unit")?;
-	let payload = parse_hash(unit, payload).map_err(|e| e.to_string())?;
+	// In the job's order, as the claim will name them.
+	let mut payloads = Vec::with_capacity(units.len());
+	for unit in units {
+		let unit = unit_name(unit)?;
+		let root = manifest.result.get(unit).ok_or("the run produced no unit")?;
+		payloads
+			.push((unit.as_bytes().to_vec(), parse_hash(unit, root).map_err(|e| e.to_string())?));
+	}
 	let manifest_json = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
 	let manifest_root = store.put(&manifest_json).map_err(|e| e.to_string())?;
 	let checkpoints = manifest
@@ -194,7 +209,7 @@ pub fn train_unit(
 			.loss(&parent, &store, &text_root, &validation, ctx, &|_, _| (params.steps, total))
 			.map_err(|e| format!("evaluate parent: {e}"))?;
 		let mut result = parent.clone();
-		result.units.insert(unit.to_string(), hex::encode(payload));
+		result.units.extend(manifest.result.clone());
 		let loss = cache
 			.loss(&result, &store, &text_root, &validation, ctx, &|_, _| (params.steps + 1, total))
 			.map_err(|e| format!("evaluate result: {e}"))?;
@@ -202,7 +217,8 @@ pub fn train_unit(
 	} else {
 		super::adversary::UNMEASURED_LOSSES
 	};
-	let mut roots = vec![payload, manifest_root];
+	let mut roots: Vec<Hash> = payloads.iter().map(|(_, p)| *p).collect();
+	roots.push(manifest_root);
 	roots.extend(&checkpoints);
 	outputs
 		.lock()
@@ -210,11 +226,12 @@ pub fn train_unit(
 		.keep_run(&new, roots)?;
 	log::info!(
 		target: LOG_TARGET,
-		"trained {unit}: {} segments, validation {parent_loss} -> {loss} nano-nats/byte",
+		"trained {} units: {} segments, validation {parent_loss} -> {loss} nano-nats/byte",
+		payloads.len(),
 		params.segments()
 	);
 	Ok(JobOutput::Trained {
-		payload,
+		payloads,
 		manifest: manifest_root,
 		params: adversary.claimed_params(*params),
 		parent_loss,

@@ -30,10 +30,28 @@ fn params<T: Config>() -> TrainingParams {
 	}
 }
 
-/// A claim input on the `i`-th unit with `d` approved datasets (equal ratios, the remainder
-/// on the first), submitted by `trainer`.
-fn claim_input<T: Config>(trainer: &T::AccountId, i: u32, d: u32) -> ClaimInput<T::MaxDatasets> {
-	let (parent, payload_root) = T::BenchmarkHelper::parent_and_payload(i);
+/// A claim input of the `i`-th claim on `u` units of its own with `d` approved datasets
+/// (equal ratios, the remainder on the first), submitted by `trainer`.
+fn claim_input<T: Config>(
+	trainer: &T::AccountId,
+	i: u32,
+	d: u32,
+	u: u32,
+) -> ClaimInput<T::MaxDatasets, T::MaxUnitsPerClaim> {
+	let units: Vec<UnitUpdate> = (0..u.max(1))
+		.map(|k| {
+			let (parent, payload_root) =
+				T::BenchmarkHelper::parent_and_payload(i * T::MaxUnitsPerClaim::get() + k);
+			let nonce = T::BenchmarkHelper::solve_nonce(trainer, &parent, &payload_root);
+			UnitUpdate { parent, payload_root, nonce }
+		})
+		.collect();
+	let manifest_root = units[0].payload_root;
+	// The base block must be before the claim's block.
+	if frame_system::Pallet::<T>::block_number().is_zero() {
+		frame_system::Pallet::<T>::set_block_number(1u32.into());
+	}
+	let now: u32 = frame_system::Pallet::<T>::block_number().unique_saturated_into();
 	let creator: T::AccountId = account("creator", i, 0);
 	let d = d.max(1);
 	let each = PPM / d;
@@ -44,13 +62,12 @@ fn claim_input<T: Config>(trainer: &T::AccountId, i: u32, d: u32) -> ClaimInput<
 		})
 		.collect();
 	ClaimInput {
-		parent,
-		payload_root,
-		manifest_root: payload_root,
+		units: BoundedVec::truncate_from(units),
+		base: now.saturating_sub(1),
+		manifest_root,
 		datasets: BoundedVec::truncate_from(datasets),
 		params: params::<T>(),
 		claimed_loss: 4_900_000_000,
-		nonce: T::BenchmarkHelper::solve_nonce(trainer, &parent, &payload_root),
 	}
 }
 
@@ -58,7 +75,7 @@ fn claim_input<T: Config>(trainer: &T::AccountId, i: u32, d: u32) -> ClaimInput<
 fn new_claim<T: Config>(i: u32) -> ClaimId {
 	let trainer: T::AccountId = account("trainer", i, 0);
 	let bond = fund::<T>(&trainer);
-	let input = claim_input::<T>(&trainer, i, T::MaxDatasets::get());
+	let input = claim_input::<T>(&trainer, i, T::MaxDatasets::get(), 1);
 	Pol::<T>::do_submit_claim(trainer, input, bond).expect("benchmark claim is valid")
 }
 
@@ -108,10 +125,13 @@ mod benches {
 	use super::*;
 
 	#[benchmark]
-	fn submit_claim(d: Linear<1, { T::MaxDatasets::get() }>) {
+	fn submit_claim(
+		d: Linear<1, { T::MaxDatasets::get() }>,
+		u: Linear<1, { T::MaxUnitsPerClaim::get() }>,
+	) {
 		let trainer: T::AccountId = whitelisted_caller();
 		let bond = fund::<T>(&trainer);
-		let input = claim_input::<T>(&trainer, 0, d);
+		let input = claim_input::<T>(&trainer, 0, d, u);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(trainer), input, bond);
@@ -158,13 +178,17 @@ mod benches {
 		assert_eq!(Reports::<T>::get(id).len() as u32, v);
 	}
 
-	/// Deciding a claim with `d` datasets on an honest quorum report: acceptance, `ParamIndex`
-	/// move, bond release and `d` data rewards — the path that does the most work.
+	/// Deciding a claim with `d` datasets and `u` units on an honest quorum report:
+	/// acceptance, `u` `ParamIndex` moves, bond release and `d` data rewards — the path that
+	/// does the most work.
 	#[benchmark]
-	fn decide(d: Linear<1, { T::MaxDatasets::get() }>) {
+	fn decide(
+		d: Linear<1, { T::MaxDatasets::get() }>,
+		u: Linear<1, { T::MaxUnitsPerClaim::get() }>,
+	) {
 		let trainer: T::AccountId = account("trainer", 0, 0);
 		let bond = fund::<T>(&trainer);
-		let input = claim_input::<T>(&trainer, 0, d);
+		let input = claim_input::<T>(&trainer, 0, d, u);
 		let id = Pol::<T>::do_submit_claim(trainer, input, bond).expect("valid");
 		draw::<T>(id);
 		let claim = Claims::<T>::get(id).expect("created above");

@@ -7,13 +7,14 @@
 //!
 //! ## Lifecycle of a claim
 //!
-//! 1. **Claim.** A trainer calls [`Call::submit_claim`] with the parent block (the unit's
-//!    current `ParamIndex` entry), the payload roots of the updated unit and of its PoDL
-//!    manifest, the datasets and mixing ratios, the training parameters
-//!    ([`TrainingParams`]: seed, steps, K, batch size, sequence length), the claimed
-//!    validation loss, the parameter-DAG PoW nonce and a bond. The pallet checks the
-//!    parameters against [`Config::ManifestLimits`], refuses the spec's validation dataset,
-//!    adds the candidate to the DAG as a `Proposed` child of the parent, holds the bond
+//! 1. **Claim.** A trainer calls [`Call::submit_claim`] with the units it updated (any set:
+//!    backbone, routers, experts; for each its parent block, the unit's current `ParamIndex`
+//!    entry, the new payload root and the parameter-DAG PoW nonce), the base block whose
+//!    model the candidate is evaluated in, the payload root of its PoDL manifest, the
+//!    datasets and mixing ratios, the training parameters ([`TrainingParams`]: seed, steps,
+//!    K, batch size, sequence length), the claimed validation loss and a bond. The pallet
+//!    checks the parameters against [`Config::ManifestLimits`], refuses the spec's validation
+//!    dataset, adds one `Proposed` child block per unit to the DAG, holds the bond
 //!    ([`HoldReason::ClaimBond`]) and schedules the challenge at
 //!    `challenge_at = now + ChallengeDelay`. The segment count is `params.segments()`, never
 //!    the trainer's separate word.
@@ -22,9 +23,10 @@
 //!    block `challenge_at − 1` (see "Randomness").
 //! 3. **Commit.** Each active validator's off-chain worker replays the challenged segments,
 //!    checks that the manifest is bound to the claim (its trainer is the claim's signer; it
-//!    repeats the claim's unit, parent model, datasets and parameters; its last checkpoint
-//!    holds exactly the candidate payload), evaluates parent and candidate on the spec's
-//!    validation set, and commits `report_commitment(claim, validator, report, salt)` with
+//!    trains exactly the claim's units from the parents accepted at the base block; it
+//!    repeats the claim's datasets and parameters; its last checkpoint holds exactly the
+//!    candidate payloads), evaluates the model accepted at the base block and the same model
+//!    with the claim's units replaced on the spec's validation set, and commits `report_commitment(claim, validator, report, salt)` with
 //!    [`Call::commit_report`] up to and including `commit_until`. The trainer's own account
 //!    cannot commit on its claim.
 //!    Once every validator that may report has committed, the commit window ends at once
@@ -40,12 +42,16 @@
 //!    - *reject* `ReplayFailed` unless `q.replay` is `Match`;
 //!    - *reject* `ClaimedLossNotReproduced` when the claimed loss is further than
 //!      `ClaimTolerance` from `q.candidate_loss`;
-//!    - *reject* `Superseded` (no slash) when another update of the unit was accepted since
-//!      (checked after the two lies above, so neither hides behind another acceptance);
+//!    - *reject* `Superseded` (no slash) when another update of one of the claim's units was
+//!      accepted since (checked after the two lies above, so neither hides behind another
+//!      acceptance); updates of *other* units do not supersede a claim;
 //!    - *reject* `InsufficientImprovement` when `(q.parent − q.candidate) / q.parent` is below
 //!      `MinImprovement` (δ, ppm);
-//!    - otherwise *accept*: `ParamIndex` moves to the new block, the bond is released, the
-//!      trainer receives `TrainerReward` and each dataset's creator `DataReward × ratio`.
+//!    - otherwise *accept*: every updated unit's `ParamIndex` moves to its new block, all of
+//!      them in one storage transaction; the bond is released, the trainer receives
+//!      `TrainerReward` and each dataset's creator `DataReward × ratio`.
+//!
+//!    A rejection rejects every candidate block of the claim.
 //!
 //!    A slashing rejection burns `SlashFraction` of the bond and records a failure in the
 //!    trainer's [`Trust`]; an acceptance records a success.
@@ -158,6 +164,9 @@ pub type BalanceOf<T> =
 pub type ReportsOf<T> =
 	BoundedVec<(<T as frame_system::Config>::AccountId, EvalReport), <T as Config>::MaxValidators>;
 
+/// The candidate block ids of a claim, in claim order (events).
+pub type BlocksOf<T> = BoundedVec<Hash, <T as Config>::MaxUnitsPerClaim>;
+
 /// Sets up what the benchmarks need in the runtime: a parent block with a committed payload
 /// for the child, an approved dataset, validators.
 #[cfg(feature = "runtime-benchmarks")]
@@ -177,7 +186,9 @@ pub trait BenchmarkHelper<AccountId> {
 pub mod pallet {
 	use super::*;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// 2: claims over unit sets (`Claim::blocks`, `ClaimInput::units`, `ClaimInput::base`).
+	/// Version-1 claims are not migrated: no chain with them outlives its dev genesis.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::config]
 	pub trait Config:
@@ -273,6 +284,16 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxUnitNameLen: Get<u32>;
 
+		/// Most units one claim may update (the dev model has 37: a backbone, 4 routers and
+		/// 32 experts).
+		#[pallet::constant]
+		type MaxUnitsPerClaim: Get<u32>;
+
+		/// Oldest base block a claim may name, in blocks before the claim's block: how stale
+		/// the model a candidate is evaluated in may be (docs/pol.md).
+		#[pallet::constant]
+		type MaxBaseAge: Get<BlockNumberFor<Self>>;
+
 		/// Most validators, i.e. most commitments and reveals per claim.
 		#[pallet::constant]
 		type MaxValidators: Get<u32>;
@@ -320,7 +341,7 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Claims<T: Config> = StorageMap<_, Twox64Concat, ClaimId, Claim<T>>;
 
-	/// The claim of each candidate block.
+	/// The claim of each candidate block (every unit's block of a claim).
 	#[pallet::storage]
 	pub type ClaimOfBlock<T: Config> = StorageMap<_, Identity, Hash, ClaimId>;
 
@@ -372,14 +393,14 @@ pub mod pallet {
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
-		/// A claim was submitted and its candidate block proposed.
+		/// A claim was submitted and its candidate blocks proposed.
 		ClaimSubmitted {
 			/// Claim id.
 			claim: ClaimId,
 			/// Trainer.
 			trainer: T::AccountId,
-			/// Candidate block in the parameter DAG.
-			block: Hash,
+			/// Candidate block of each updated unit in the parameter DAG, in claim order.
+			blocks: BlocksOf<T>,
 			/// Bond held, planck.
 			bond: BalanceOf<T>,
 			/// Block whose `on_initialize` draws the challenge.
@@ -422,12 +443,12 @@ pub mod pallet {
 			/// The report.
 			report: EvalReport,
 		},
-		/// A claim was accepted: `ParamIndex` moved to its block.
+		/// A claim was accepted: every updated unit's `ParamIndex` moved to its block.
 		ClaimAccepted {
 			/// Claim id.
 			claim: ClaimId,
-			/// The accepted block.
-			block: Hash,
+			/// The accepted blocks, in claim order.
+			blocks: BlocksOf<T>,
 			/// The quorum's relative improvement, ppm.
 			improvement_ppm: i64,
 			/// Reward minted to the trainer, planck.
@@ -448,20 +469,20 @@ pub mod pallet {
 		ClaimRejected {
 			/// Claim id.
 			claim: ClaimId,
-			/// The rejected block.
-			block: Hash,
+			/// The rejected blocks, in claim order.
+			blocks: BlocksOf<T>,
 			/// Why.
 			reason: RejectReason,
 			/// Part of the bond burnt, planck (zero when the trainer was not at fault).
 			slashed: BalanceOf<T>,
 		},
-		/// A claim's reveal window ended without a quorum of identical reports: its block is
+		/// A claim's reveal window ended without a quorum of identical reports: its blocks are
 		/// rejected, `ExpiryFee` of the bond burnt.
 		ClaimExpired {
 			/// Claim id.
 			claim: ClaimId,
-			/// The rejected block.
-			block: Hash,
+			/// The rejected blocks, in claim order.
+			blocks: BlocksOf<T>,
 			/// Part of the bond burnt, planck.
 			fee: BalanceOf<T>,
 			/// Commitments received.
@@ -517,10 +538,18 @@ pub mod pallet {
 		SeqLenOutOfRange,
 		/// `batch_size × seq_len` is above `ManifestLimits::max_tokens_per_step`.
 		TooManyTokensPerStep,
-		/// The parent block does not exist.
+		/// The claim updates no unit.
+		NoUnits,
+		/// Two updates of the claim name the same unit.
+		DuplicateUnit,
+		/// A unit's parent block does not exist.
 		UnknownParent,
-		/// The parent is not the unit's accepted block (`ParamIndex`).
+		/// A unit's parent is not the unit's accepted block (`ParamIndex`).
 		ParentNotAccepted,
+		/// The base block is not before the claim's block.
+		BaseNotInPast,
+		/// The base block is more than `MaxBaseAge` blocks before the claim's block.
+		BaseTooOld,
 		/// The trainer used up today's claims.
 		QuotaExceeded,
 		/// Too many claims are already scheduled for the challenge or closing block.
@@ -561,10 +590,12 @@ pub mod pallet {
 			for id in &challenges {
 				Self::draw_challenge(*id);
 			}
+			// A window close rejects every block of an undecided claim: weighed per unit.
+			let mut closed_units: u32 = 0;
 			for id in &closing {
-				Self::close_window(*id);
+				closed_units = closed_units.saturating_add(Self::close_window(*id));
 			}
-			T::WeightInfo::on_initialize(challenges.len() as u32, closing.len() as u32)
+			T::WeightInfo::on_initialize(challenges.len() as u32, closed_units)
 		}
 
 		/// The validators' worker ([`worker`]): replays and evaluates claims on the node's
@@ -583,6 +614,7 @@ pub mod pallet {
 			assert!(T::ReplaySegments::get() > 0, "ReplaySegments must be positive");
 			assert!(T::MaxClaimsPerBlock::get() > 0, "MaxClaimsPerBlock must be positive");
 			assert!(T::MaxValidators::get() > 0, "MaxValidators must be positive");
+			assert!(T::MaxUnitsPerClaim::get() > 0, "MaxUnitsPerClaim must be positive");
 			assert!(!T::DayLength::get().is_zero(), "DayLength must be positive");
 			assert!(
 				T::ManifestLimits::get().max_segments > 0,
@@ -603,12 +635,16 @@ pub mod pallet {
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Claims that a new payload of a unit lowers the validation loss.
+		/// Claims that new payloads of a set of units lower the validation loss.
 		///
-		/// Origin: signed (the trainer). `input.datasets` bounded by `MaxDatasets`;
-		/// `input.params` within `ManifestLimits`; `bond` in planck.
+		/// Origin: signed (the trainer). `input.units` bounded by `MaxUnitsPerClaim`,
+		/// `input.datasets` by `MaxDatasets`; `input.params` within `ManifestLimits`;
+		/// `input.base` a block number at most `MaxBaseAge` blocks in the past; `bond` in
+		/// planck.
 		///
-		/// Errors: [`Error::BondTooLow`], [`Error::NoDatasets`], [`Error::DuplicateDataset`],
+		/// Errors: [`Error::BondTooLow`], [`Error::NoUnits`], [`Error::DuplicateUnit`],
+		/// [`Error::BaseNotInPast`], [`Error::BaseTooOld`], [`Error::NoDatasets`],
+		/// [`Error::DuplicateDataset`],
 		/// [`Error::RatiosDoNotSum`], [`Error::ValidationDatasetNamed`],
 		/// [`Error::DatasetNotApproved`], [`Error::StepsOutOfRange`],
 		/// [`Error::CheckpointIntervalOutOfRange`], [`Error::TooManySegments`],
@@ -618,10 +654,13 @@ pub mod pallet {
 		/// [`Error::InsufficientBalance`], and the parameter DAG's errors for the new block
 		/// (unknown payload, invalid PoW, duplicate block). Emits [`Event::ClaimSubmitted`].
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::submit_claim(input.datasets.len() as u32))]
+		#[pallet::weight(T::WeightInfo::submit_claim(
+			input.datasets.len() as u32,
+			input.units.len() as u32,
+		))]
 		pub fn submit_claim(
 			origin: OriginFor<T>,
-			input: ClaimInput<T::MaxDatasets>,
+			input: ClaimInput<T::MaxDatasets, T::MaxUnitsPerClaim>,
 			bond: BalanceOf<T>,
 		) -> DispatchResult {
 			let trainer = ensure_signed(origin)?;
@@ -665,8 +704,9 @@ pub mod pallet {
 		/// [`Event::ReportRevealed`], and the decision's events when it decides.
 		#[pallet::call_index(3)]
 		#[pallet::weight(
-			T::WeightInfo::reveal_report(T::MaxValidators::get())
-				.saturating_add(T::WeightInfo::decide(T::MaxDatasets::get()))
+			T::WeightInfo::reveal_report(T::MaxValidators::get()).saturating_add(
+				T::WeightInfo::decide(T::MaxDatasets::get(), T::MaxUnitsPerClaim::get())
+			)
 		)]
 		pub fn reveal_report(
 			origin: OriginFor<T>,
@@ -677,8 +717,8 @@ pub mod pallet {
 			let validator = ensure_signed(origin)?;
 			let (reveals, decided) = Self::do_reveal_report(validator, claim, report, salt)?;
 			let mut weight = T::WeightInfo::reveal_report(reveals);
-			if let Some(datasets) = decided {
-				weight = weight.saturating_add(T::WeightInfo::decide(datasets));
+			if let Some((datasets, units)) = decided {
+				weight = weight.saturating_add(T::WeightInfo::decide(datasets, units));
 			}
 			Ok(Some(weight).into())
 		}
@@ -746,10 +786,15 @@ impl<T: Config> Pallet<T> {
 	/// Checks and records a claim; see [`Call::submit_claim`]. Returns the claim id.
 	pub fn do_submit_claim(
 		trainer: T::AccountId,
-		input: ClaimInput<T::MaxDatasets>,
+		input: ClaimInput<T::MaxDatasets, T::MaxUnitsPerClaim>,
 		bond: BalanceOf<T>,
 	) -> Result<ClaimId, DispatchError> {
 		ensure!(bond >= T::MinBond::get(), Error::<T>::BondTooLow);
+		ensure!(!input.units.is_empty(), Error::<T>::NoUnits);
+		let now = frame_system::Pallet::<T>::block_number();
+		let base: BlockNumberFor<T> = input.base.into();
+		ensure!(base < now, Error::<T>::BaseNotInPast);
+		ensure!(now.saturating_sub(base) <= T::MaxBaseAge::get(), Error::<T>::BaseTooOld);
 		ensure!(!input.datasets.is_empty(), Error::<T>::NoDatasets);
 		let mut sum: u64 = 0;
 		for (i, share) in input.datasets.iter().enumerate() {
@@ -769,12 +814,17 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		T::ManifestLimits::get().check(&input.params).map_err(Self::params_error)?;
-		let unit = T::Dag::unit_of(&input.parent).ok_or(Error::<T>::UnknownParent)?;
-		ensure!(T::Dag::accepted(&unit) == Some(input.parent), Error::<T>::ParentNotAccepted);
-		let unit: BoundedVec<u8, T::MaxUnitNameLen> =
-			unit.try_into().map_err(|_| Error::<T>::UnknownParent)?;
+		// Each unit once, each from its accepted block. At most `MaxUnitsPerClaim` (64)
+		// updates, so the pairwise duplicate check is cheap.
+		let mut names: Vec<BoundedVec<u8, T::MaxUnitNameLen>> =
+			Vec::with_capacity(input.units.len());
+		for update in input.units.iter() {
+			let unit = T::Dag::unit_of(&update.parent).ok_or(Error::<T>::UnknownParent)?;
+			ensure!(!names.iter().any(|n| n[..] == unit[..]), Error::<T>::DuplicateUnit);
+			ensure!(T::Dag::accepted(&unit) == Some(update.parent), Error::<T>::ParentNotAccepted);
+			names.push(unit.try_into().map_err(|_| Error::<T>::UnknownParent)?);
+		}
 
-		let now = frame_system::Pallet::<T>::block_number();
 		let day = Self::day_index(now);
 		let (quota_day, used) = ClaimQuota::<T>::get(&trainer);
 		let used = if quota_day == day { used } else { 0 };
@@ -799,28 +849,46 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::InsufficientBalance
 		);
 
-		// Last fallible step: the DAG writes nothing when it fails.
-		let block =
-			T::Dag::propose_child(&trainer, &input.parent, &input.payload_root, input.nonce)?;
+		// Last fallible steps: the DAG proposals are undone together when one fails.
+		let blocks = frame_support::storage::with_transaction(|| {
+			let mut blocks = Vec::with_capacity(input.units.len());
+			for (update, unit) in input.units.iter().zip(names) {
+				match T::Dag::propose_child(
+					&trainer,
+					&update.parent,
+					&update.payload_root,
+					update.nonce,
+				) {
+					Ok(block) => blocks.push(CandidateBlock { unit, block }),
+					Err(e) => return sp_runtime::TransactionOutcome::Rollback(Err(e)),
+				}
+			}
+			if T::Currency::hold(&HoldReason::ClaimBond.into(), &trainer, bond).is_err() {
+				frame_support::defensive!("can_hold and hold disagree");
+				return sp_runtime::TransactionOutcome::Rollback(Err(
+					Error::<T>::InsufficientBalance.into(),
+				));
+			}
+			sp_runtime::TransactionOutcome::Commit(Ok(blocks))
+		})?;
+		// As many as `input.units`, which is bounded by the same `MaxUnitsPerClaim`.
+		let blocks: BoundedVec<CandidateBlock<T::MaxUnitNameLen>, T::MaxUnitsPerClaim> =
+			BoundedVec::truncate_from(blocks);
 		let id = NextClaimId::<T>::get();
-		if T::Currency::hold(&HoldReason::ClaimBond.into(), &trainer, bond).is_err() {
-			// `can_hold` said yes; undo the proposal rather than keep a claim without a bond.
-			let _ = T::Dag::reject(&block);
-			frame_support::defensive!("can_hold and hold disagree");
-			return Err(Error::<T>::InsufficientBalance.into());
-		}
 		// Room was checked above; these cannot fail.
 		let _ = Challenges::<T>::try_mutate(challenge_at, |q| q.try_push(id));
 		let _ = Decisions::<T>::try_mutate(close_at, |q| q.try_push(id));
 		NextClaimId::<T>::put(id.saturating_add(1));
 		ClaimQuota::<T>::insert(&trainer, (day, used.saturating_add(1)));
-		ClaimOfBlock::<T>::insert(block, id);
+		for b in blocks.iter() {
+			ClaimOfBlock::<T>::insert(b.block, id);
+		}
+		let event_blocks = Self::block_ids(&blocks);
 		Claims::<T>::insert(
 			id,
 			Claim {
 				trainer: trainer.clone(),
-				block,
-				unit,
+				blocks,
 				input,
 				bond,
 				submitted_at: now,
@@ -836,11 +904,24 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::ClaimSubmitted {
 			claim: id,
 			trainer,
-			block,
+			blocks: event_blocks,
 			bond,
 			challenge_at,
 		});
 		Ok(id)
+	}
+
+	/// The block ids of a claim's candidate blocks, in claim order.
+	pub fn block_ids(blocks: &[CandidateBlock<T::MaxUnitNameLen>]) -> BlocksOf<T> {
+		BoundedVec::truncate_from(blocks.iter().map(|b| b.block).collect())
+	}
+
+	/// Rejects every candidate block of a claim (a block no longer `Proposed` is left as it
+	/// is).
+	fn reject_blocks(claim: &Claim<T>) {
+		for b in claim.blocks.iter() {
+			let _ = T::Dag::reject(&b.block);
+		}
 	}
 
 	/// The challenged segments of claim `claim` with `segments` training segments, drawn from
@@ -935,13 +1016,13 @@ impl<T: Config> Pallet<T> {
 
 	/// Records a reveal and decides the claim when [`Self::decision_threshold`] revealed
 	/// reports are identical; see [`Call::reveal_report`]. Returns the number of reveals and,
-	/// when it decided, the claim's number of datasets (for the weight).
+	/// when it decided, the claim's numbers of datasets and units (for the weight).
 	pub fn do_reveal_report(
 		validator: T::AccountId,
 		id: ClaimId,
 		report: EvalReport,
 		salt: Hash,
-	) -> Result<(u32, Option<u32>), DispatchError> {
+	) -> Result<(u32, Option<(u32, u32)>), DispatchError> {
 		let claim = Claims::<T>::get(id).ok_or(Error::<T>::UnknownClaim)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(
@@ -965,9 +1046,9 @@ impl<T: Config> Pallet<T> {
 		Reports::<T>::insert(id, reports);
 		Self::deposit_event(Event::ReportRevealed { claim: id, validator, report });
 		if claim.stage == ClaimStage::Evaluating && agreeing >= Self::decision_threshold() {
-			let datasets = claim.input.datasets.len() as u32;
+			let sizes = (claim.input.datasets.len() as u32, claim.blocks.len() as u32);
 			Self::decide(id, claim, report);
-			return Ok((count, Some(datasets)));
+			return Ok((count, Some(sizes)));
 		}
 		Ok((count, None))
 	}
@@ -983,7 +1064,13 @@ impl<T: Config> Pallet<T> {
 		if !within_ppm(claim.input.claimed_loss, q.candidate_loss, T::ClaimTolerance::get()) {
 			return Err(RejectReason::ClaimedLossNotReproduced { measured: q.candidate_loss });
 		}
-		if T::Dag::accepted(&claim.unit) != Some(claim.input.parent) {
+		// Only the claim's own units: other units moving does not supersede it.
+		let moved = claim
+			.blocks
+			.iter()
+			.zip(claim.input.units.iter())
+			.any(|(b, u)| T::Dag::accepted(&b.unit) != Some(u.parent));
+		if moved {
 			return Err(RejectReason::Superseded);
 		}
 		let improvement_ppm = improvement_ppm(q.parent_loss, q.candidate_loss);
@@ -993,17 +1080,32 @@ impl<T: Config> Pallet<T> {
 		Ok(improvement_ppm)
 	}
 
-	/// Decides claim `id` on the quorum report `q` ([`Self::verdict`]): moves `ParamIndex`,
-	/// the bond, the rewards and the trust.
+	/// Accepts every candidate block of a claim, or none: when the DAG refuses one (it
+	/// refuses only a block that is no longer `Proposed`), the acceptances before it are
+	/// rolled back.
+	fn accept_blocks(claim: &Claim<T>) -> Result<(), DispatchError> {
+		frame_support::storage::with_transaction(|| {
+			for b in claim.blocks.iter() {
+				if let Err(e) = T::Dag::accept(&b.block) {
+					return sp_runtime::TransactionOutcome::Rollback(Err(e));
+				}
+			}
+			sp_runtime::TransactionOutcome::Commit(Ok(()))
+		})
+	}
+
+	/// Decides claim `id` on the quorum report `q` ([`Self::verdict`]): moves every updated
+	/// unit's `ParamIndex` (all or none), the bond, the rewards and the trust.
 	fn decide(id: ClaimId, mut claim: Claim<T>, q: EvalReport) {
 		let reason = HoldReason::ClaimBond.into();
 		let verdict = match Self::verdict(&claim, &q) {
-			// The DAG refuses only if the block is no longer `Proposed`: treat as superseded.
-			Ok(improvement) => T::Dag::accept(&claim.block)
+			// The DAG refuses only a block no longer `Proposed`: treat as superseded.
+			Ok(improvement) => Self::accept_blocks(&claim)
 				.map(|_| improvement)
 				.map_err(|_| RejectReason::Superseded),
 			Err(r) => Err(r),
 		};
+		let blocks = Self::block_ids(&claim.blocks);
 		claim.quorum = Some(q);
 		match verdict {
 			Ok(improvement_ppm) => {
@@ -1018,7 +1120,7 @@ impl<T: Config> Pallet<T> {
 				claim.stage = ClaimStage::Accepted { improvement_ppm };
 				Self::deposit_event(Event::ClaimAccepted {
 					claim: id,
-					block: claim.block,
+					blocks,
 					improvement_ppm,
 					reward,
 				});
@@ -1042,7 +1144,7 @@ impl<T: Config> Pallet<T> {
 				Self::record_trust(&claim.trainer, true);
 			},
 			Err(reject) => {
-				let _ = T::Dag::reject(&claim.block);
+				Self::reject_blocks(&claim);
 				let mut slashed = Zero::zero();
 				if reject.slashes() {
 					slashed = Self::burn_bond(&claim, T::SlashFraction::get());
@@ -1053,7 +1155,7 @@ impl<T: Config> Pallet<T> {
 				claim.stage = ClaimStage::Rejected(reject);
 				Self::deposit_event(Event::ClaimRejected {
 					claim: id,
-					block: claim.block,
+					blocks,
 					reason: reject,
 					slashed,
 				});
@@ -1076,11 +1178,14 @@ impl<T: Config> Pallet<T> {
 
 	/// Closes the window of claim `id`: an undecided claim expires; then missed reveals and
 	/// reports that differ from the quorum are recorded, and the commitments are dropped.
-	fn close_window(id: ClaimId) {
-		let Some(mut claim) = Claims::<T>::get(id) else { return };
+	/// Returns the number of units whose blocks were rejected here (for the weight; at least
+	/// 1 per closed window).
+	fn close_window(id: ClaimId) -> u32 {
+		let Some(mut claim) = Claims::<T>::get(id) else { return 1 };
 		let reports = Reports::<T>::get(id);
+		let units = (claim.blocks.len() as u32).max(1);
 		if claim.stage == ClaimStage::Evaluating {
-			let _ = T::Dag::reject(&claim.block);
+			Self::reject_blocks(&claim);
 			let fee = Self::burn_bond(&claim, T::ExpiryFee::get());
 			let rest = claim.bond.saturating_sub(fee);
 			let _ = T::Currency::release(
@@ -1092,7 +1197,7 @@ impl<T: Config> Pallet<T> {
 			claim.stage = ClaimStage::Expired;
 			Self::deposit_event(Event::ClaimExpired {
 				claim: id,
-				block: claim.block,
+				blocks: Self::block_ids(&claim.blocks),
 				fee,
 				commitments: claim.commitments,
 				reveals: reports.len() as u32,
@@ -1118,6 +1223,7 @@ impl<T: Config> Pallet<T> {
 				}
 			}
 		}
+		units
 	}
 
 	fn record_deviation(claim: ClaimId, validator: T::AccountId, deviation: Deviation) {
@@ -1139,10 +1245,11 @@ impl<T: Config> Pallet<T> {
 	/// The pallet's invariants (`try_state`; also run by the tests and the fuzz harness):
 	///
 	/// - every claim below `NextClaimId` exists, and none at or above it;
-	/// - `ClaimOfBlock` maps each claim's block to the claim;
+	/// - a claim updates at least one unit, each once, with one block per update;
+	/// - `ClaimOfBlock` maps each of a claim's blocks to the claim;
 	/// - the bonds held under `ClaimBond` add up, per trainer, to the bonds of the trainer's
 	///   open claims;
-	/// - an open claim's DAG block is still `Proposed`, and it is scheduled for its challenge
+	/// - an open claim's DAG blocks are all still `Proposed`, and it is scheduled for its challenge
 	///   (awaiting) and for its close;
 	/// - its commitments are counted exactly, at most `MaxValidators`, and the revealed
 	///   reports come from committed validators, at most one each;
@@ -1161,7 +1268,15 @@ impl<T: Config> Pallet<T> {
 		for (id, claim) in Claims::<T>::iter() {
 			count = count.saturating_add(1);
 			ensure!(id < next, "a claim id is at or above NextClaimId");
-			ensure!(ClaimOfBlock::<T>::get(claim.block) == Some(id), "ClaimOfBlock is wrong");
+			ensure!(!claim.blocks.is_empty(), "a claim without units");
+			ensure!(claim.blocks.len() == claim.input.units.len(), "blocks and units differ");
+			for (i, b) in claim.blocks.iter().enumerate() {
+				ensure!(ClaimOfBlock::<T>::get(b.block) == Some(id), "ClaimOfBlock is wrong");
+				ensure!(
+					!claim.blocks.iter().take(i).any(|c| c.unit == b.unit),
+					"a claim updates a unit twice"
+				);
+			}
 			ensure!(
 				claim.submitted_at < claim.challenge_at
 					&& claim.challenge_at <= claim.commit_until
@@ -1176,7 +1291,10 @@ impl<T: Config> Pallet<T> {
 				ensure!(!closed, "a claim past its window is still open");
 				let b = bonds.entry(claim.trainer.clone()).or_default();
 				*b = b.saturating_add(claim.bond);
-				ensure!(T::Dag::is_proposed(&claim.block), "an open claim's block is not Proposed");
+				ensure!(
+					claim.blocks.iter().all(|b| T::Dag::is_proposed(&b.block)),
+					"an open claim's block is not Proposed"
+				);
 			}
 			if closed {
 				ensure!(

@@ -61,6 +61,8 @@ parameter_types! {
 	};
 	pub const MaxDatasets: u32 = 4;
 	pub const MaxUnitNameLen: u32 = 64;
+	pub const MaxUnitsPerClaim: u32 = 4;
+	pub const MaxBaseAge: u64 = 20;
 	pub const MaxValidators: u32 = 8;
 	pub const MaxClaimsPerBlock: u32 = 3;
 	pub const DayLength: u64 = 1_000;
@@ -147,6 +149,8 @@ impl pallet_pol::Config for Test {
 	type ManifestLimits = Limits;
 	type MaxDatasets = MaxDatasets;
 	type MaxUnitNameLen = MaxUnitNameLen;
+	type MaxUnitsPerClaim = MaxUnitsPerClaim;
+	type MaxBaseAge = MaxBaseAge;
 	type MaxValidators = MaxValidators;
 	type MaxClaimsPerBlock = MaxClaimsPerBlock;
 	type DayLength = DayLength;

@@ -10,6 +10,8 @@ use blyan_test_support::dag;
 use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold};
 
 const UNIT: &[u8] = b"layer0.expert0";
+/// The mock's second unit.
+const UNIT2: &[u8] = b"layer0.expert1";
 /// Parent loss of the honest reports, nano-nats per byte.
 const PARENT_LOSS: u64 = 5_000_000_000;
 /// Candidate loss 2 % below the parent.
@@ -34,16 +36,43 @@ fn params() -> TrainingParams {
 	TrainingParams { seed: 5, steps: 300, checkpoint_every: 10, batch_size: 8, seq_len: 64 }
 }
 
-fn input(payload_n: u8, claimed_loss: u64) -> ClaimInput<MaxDatasets> {
+type Input = ClaimInput<MaxDatasets, MaxUnitsPerClaim>;
+
+/// The previous block: the base of claims made now.
+fn base() -> u32 {
+	(System::block_number() - 1) as u32
+}
+
+fn input(payload_n: u8, claimed_loss: u64) -> Input {
 	ClaimInput {
-		parent: parent(),
-		payload_root: payload(payload_n),
+		units: BoundedVec::truncate_from(vec![UnitUpdate {
+			parent: parent(),
+			payload_root: payload(payload_n),
+			nonce: 0,
+		}]),
+		base: base(),
 		manifest_root: payload(9),
 		datasets: shares(&[(7, 600_000), (8, 400_000)]),
 		params: params(),
 		claimed_loss,
-		nonce: 0,
 	}
+}
+
+/// A claim on `layer0.expert0` (payload `a`) and `layer0.expert1` (payload `b`).
+fn two_unit_input(a: u8, b: u8, claimed_loss: u64) -> Input {
+	let mut i = input(a, claimed_loss);
+	let second = UnitUpdate {
+		parent: MockDag::accepted(UNIT2).unwrap(),
+		payload_root: payload(b),
+		nonce: 0,
+	};
+	i.units.try_push(second).unwrap();
+	i
+}
+
+/// The candidate block of the claim's only (or first) unit.
+fn block_of(id: ClaimId) -> Hash {
+	claim(id).blocks[0].block
 }
 
 fn submit(who: u64, payload_n: u8, claimed_loss: u64) -> ClaimId {
@@ -136,12 +165,14 @@ fn submit_claim_proposes_the_block_holds_the_bond_and_schedules_the_challenge() 
 		let id = submit(TRAINER, 1, GOOD_LOSS);
 		let c = claim(id);
 		assert_eq!(c.trainer, TRAINER);
-		assert_eq!(c.unit.to_vec(), UNIT.to_vec());
+		assert_eq!(c.blocks.len(), 1);
+		assert_eq!(c.blocks[0].unit.to_vec(), UNIT.to_vec());
 		assert_eq!(c.stage, ClaimStage::AwaitingChallenge);
 		assert_eq!((c.challenge_at, c.commit_until, c.reveal_until), (3, 13, 17));
-		assert_eq!(c.block, child_id(TRAINER, &parent(), &payload(1)));
-		assert!(dag::is_proposed(&c.block));
-		assert_eq!(ClaimOfBlock::<Test>::get(c.block), Some(id));
+		let block = c.blocks[0].block;
+		assert_eq!(block, child_id(TRAINER, &parent(), &payload(1)));
+		assert!(dag::is_proposed(&block));
+		assert_eq!(ClaimOfBlock::<Test>::get(block), Some(id));
 		assert_eq!(held(TRAINER), BOND);
 		assert_eq!(Challenges::<Test>::get(3).to_vec(), vec![id]);
 		assert_eq!(Decisions::<Test>::get(18).to_vec(), vec![id]);
@@ -151,7 +182,7 @@ fn submit_claim_proposes_the_block_holds_the_bond_and_schedules_the_challenge() 
 			vec![Event::ClaimSubmitted {
 				claim: id,
 				trainer: TRAINER,
-				block: c.block,
+				blocks: BoundedVec::truncate_from(vec![block]),
 				bond: BOND,
 				challenge_at: 3
 			}]
@@ -164,7 +195,7 @@ fn submit_claim_proposes_the_block_holds_the_bond_and_schedules_the_challenge() 
 fn every_bad_claim_has_its_error_and_changes_nothing() {
 	new_test_ext().execute_with(|| {
 		let o = || RuntimeOrigin::signed(TRAINER);
-		let with = |f: &dyn Fn(&mut ClaimInput<MaxDatasets>)| {
+		let with = |f: &dyn Fn(&mut Input)| {
 			let mut i = input(1, GOOD_LOSS);
 			f(&mut i);
 			Pol::submit_claim(o(), i, BOND)
@@ -202,11 +233,44 @@ fn every_bad_claim_has_its_error_and_changes_nothing() {
 		assert_noop!(with(&|i| i.params.seq_len = 65), Error::<Test>::SeqLenOutOfRange);
 		// Each dimension in range, their product not (16 × 64 > 512).
 		assert_noop!(with(&|i| i.params.batch_size = 16), Error::<Test>::TooManyTokensPerStep);
-		assert_noop!(with(&|i| i.parent = [0xee; 32]), Error::<Test>::UnknownParent);
+		assert_noop!(with(&|i| i.units[0].parent = [0xee; 32]), Error::<Test>::UnknownParent);
 		// A parent that exists but is not the unit's ParamIndex entry.
 		let stale = dag::genesis_block(b"layer0.expert5");
 		dag::set_accepted(b"layer0.expert5", [0x55; 32]);
-		assert_noop!(with(&|i| i.parent = stale), Error::<Test>::ParentNotAccepted);
+		assert_noop!(with(&|i| i.units[0].parent = stale), Error::<Test>::ParentNotAccepted);
+		// Unit sets: none, a unit twice (same parent, or two updates of one unit with
+		// different payloads), a good first unit with a bad second one.
+		assert_noop!(with(&|i| i.units.clear()), Error::<Test>::NoUnits);
+		assert_noop!(
+			with(&|i| i.units.try_push(i.units[0]).unwrap()),
+			Error::<Test>::DuplicateUnit
+		);
+		assert_noop!(
+			with(&|i| {
+				let mut again = i.units[0];
+				again.payload_root = payload(2);
+				i.units.try_push(again).unwrap()
+			}),
+			Error::<Test>::DuplicateUnit
+		);
+		assert_noop!(
+			with(&|i| {
+				let bad = UnitUpdate { parent: stale, payload_root: payload(2), nonce: 0 };
+				i.units.try_push(bad).unwrap()
+			}),
+			Error::<Test>::ParentNotAccepted
+		);
+		// The second unit's payload is unknown: the first unit's proposal is undone too.
+		assert_noop!(
+			Pol::submit_claim(o(), two_unit_input(1, 42, GOOD_LOSS), BOND),
+			UNKNOWN_PAYLOAD
+		);
+		// The base block: not the claim's own block or later, not older than MaxBaseAge.
+		assert_noop!(with(&|i| i.base = 1), Error::<Test>::BaseNotInPast);
+		assert_noop!(with(&|i| i.base = u32::MAX), Error::<Test>::BaseNotInPast);
+		run_to(MaxBaseAge::get() + 2);
+		assert_noop!(with(&|i| i.base = 1), Error::<Test>::BaseTooOld);
+		assert_noop!(with(&|i| i.base = 0), Error::<Test>::BaseTooOld);
 		// A payload the content store does not hold: the DAG's error passes through.
 		assert_noop!(Pol::submit_claim(o(), input(42, GOOD_LOSS), BOND), UNKNOWN_PAYLOAD);
 		assert_noop!(
@@ -237,7 +301,7 @@ fn the_quota_counts_per_day_and_falls_with_trust() {
 	new_test_ext().execute_with(|| {
 		for n in 1..=5u8 {
 			let mut i = input(n, GOOD_LOSS);
-			i.nonce = u64::from(n);
+			i.units[0].nonce = u64::from(n);
 			assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
 			run_to(System::block_number() + 1);
 		}
@@ -248,7 +312,7 @@ fn the_quota_counts_per_day_and_falls_with_trust() {
 		// A new day restarts the count.
 		run_to(DayLength::get() + 1);
 		let mut i = input(6, GOOD_LOSS);
-		i.nonce = 6;
+		i.units[0].nonce = 6;
 		assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
 	});
 }
@@ -467,7 +531,7 @@ fn two_thirds_identical_reveals_accept_and_pay_by_mixing_ratio() {
 	new_test_ext().execute_with(|| {
 		let id = challenged(TRAINER, 1, GOOD_LOSS);
 		let before = free(TRAINER);
-		let block = claim(id).block;
+		let block = block_of(id);
 		commit(id, 10, &honest());
 		commit(id, 11, &honest());
 		to_reveal(id);
@@ -482,7 +546,7 @@ fn two_thirds_identical_reveals_accept_and_pay_by_mixing_ratio() {
 		let ev = events();
 		assert!(ev.contains(&Event::ClaimAccepted {
 			claim: id,
-			block,
+			blocks: BoundedVec::truncate_from(vec![block]),
 			improvement_ppm: 20_000,
 			reward: 50
 		}));
@@ -518,12 +582,12 @@ fn one_report_never_decides_the_claim_expires_with_a_fee() {
 		assert_eq!(fee, 50);
 		assert_eq!(free(TRAINER), before + BOND - fee);
 		assert_eq!(held(TRAINER), 0);
-		assert_eq!(dag::block(&claim(id).block).unwrap().status, dag::Status::Rejected);
-		assert_ne!(MockDag::accepted(UNIT), Some(claim(id).block));
+		assert_eq!(dag::block(&block_of(id)).unwrap().status, dag::Status::Rejected);
+		assert_ne!(MockDag::accepted(UNIT), Some(block_of(id)));
 		assert_eq!(TrainerTrust::<Test>::get(TRAINER), Trust::default(), "not a failure");
 		assert!(events().contains(&Event::ClaimExpired {
 			claim: id,
-			block: claim(id).block,
+			blocks: BoundedVec::truncate_from(vec![block_of(id)]),
 			fee,
 			commitments: 1,
 			reveals: 1
@@ -536,7 +600,7 @@ fn a_minority_cannot_accept_a_forged_claim() {
 	new_test_ext().execute_with(|| {
 		Validator::set(vec![10, 11, 12, 13]);
 		let id = challenged(TRAINER, 1, GOOD_LOSS);
-		let block = claim(id).block;
+		let block = block_of(id);
 		// 13 colludes with the trainer; two honest validators found the replay broken; 12 is
 		// offline. ⌈⅔ · 4⌉ = 3 identical reports are needed either way.
 		commit_and_reveal(
@@ -565,7 +629,7 @@ fn the_quorum_rejects_and_slashes_every_replay_failure() {
 			assert_eq!(stage(id), ClaimStage::Rejected(RejectReason::ReplayFailed { verdict }));
 			assert_eq!(free(TRAINER) + held(TRAINER), before - BOND, "the whole bond is burnt");
 			assert_eq!(TrainerTrust::<Test>::get(TRAINER).consecutive_rejections, 1);
-			assert_eq!(dag::block(&claim(id).block).unwrap().status, dag::Status::Rejected);
+			assert_eq!(dag::block(&block_of(id)).unwrap().status, dag::Status::Rejected);
 			to_close(id);
 			assert!(events().contains(&Event::ReportDeviated {
 				claim: id,
@@ -616,6 +680,158 @@ fn the_quorum_rejects_a_claim_without_improvement_or_with_an_inflated_loss() {
 		let id = challenged(TRAINER2, 4, GOOD_LOSS - GOOD_LOSS / 200);
 		commit_and_reveal(id, &[(10, honest()), (11, honest())]);
 		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+	});
+}
+
+/// Submits `i` as `who` and runs to its challenge block.
+fn challenged_input(who: u64, i: Input) -> ClaimId {
+	assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(who), i, BOND));
+	let id = NextClaimId::<Test>::get() - 1;
+	run_to(claim(id).challenge_at);
+	id
+}
+
+#[test]
+fn a_claim_over_two_units_is_accepted_as_one() {
+	new_test_ext().execute_with(|| {
+		let (p1, p2) = (parent(), MockDag::accepted(UNIT2).unwrap());
+		let id = challenged_input(TRAINER, two_unit_input(1, 2, GOOD_LOSS));
+		let c = claim(id);
+		let blocks: Vec<Hash> = c.blocks.iter().map(|b| b.block).collect();
+		assert_eq!(
+			blocks,
+			vec![child_id(TRAINER, &p1, &payload(1)), child_id(TRAINER, &p2, &payload(2))]
+		);
+		assert_eq!(c.blocks[1].unit.to_vec(), UNIT2.to_vec());
+		assert!(blocks.iter().all(|b| ClaimOfBlock::<Test>::get(b) == Some(id)));
+		assert_eq!(held(TRAINER), BOND, "one bond for the whole claim");
+		commit_and_reveal(id, &[(10, honest()), (11, honest())]);
+		assert!(matches!(stage(id), ClaimStage::Accepted { .. }));
+		assert_eq!(MockDag::accepted(UNIT), Some(blocks[0]));
+		assert_eq!(MockDag::accepted(UNIT2), Some(blocks[1]));
+		assert!(events().iter().any(|e| matches!(e,
+			Event::ClaimAccepted { claim, blocks: b, reward, .. }
+				if *claim == id && b.to_vec() == blocks && *reward == TrainerReward::get())));
+	});
+}
+
+#[test]
+fn a_claim_over_two_units_is_rejected_as_one() {
+	new_test_ext().execute_with(|| {
+		let (p1, p2) = (parent(), MockDag::accepted(UNIT2).unwrap());
+		let id = challenged_input(TRAINER, two_unit_input(1, 2, GOOD_LOSS));
+		let worse = report(PARENT_LOSS, PARENT_LOSS + 1, ReplayVerdict::Match);
+		commit_and_reveal(id, &[(10, worse), (11, worse)]);
+		assert!(matches!(
+			stage(id),
+			ClaimStage::Rejected(RejectReason::ClaimedLossNotReproduced { .. })
+		));
+		for b in claim(id).blocks.iter() {
+			assert_eq!(dag::block(&b.block).unwrap().status, dag::Status::Rejected);
+		}
+		assert_eq!((MockDag::accepted(UNIT), MockDag::accepted(UNIT2)), (Some(p1), Some(p2)));
+	});
+}
+
+#[test]
+fn an_expired_claim_over_two_units_rejects_both_blocks() {
+	new_test_ext().execute_with(|| {
+		let id = challenged_input(TRAINER, two_unit_input(1, 2, GOOD_LOSS));
+		to_close(id);
+		assert_eq!(stage(id), ClaimStage::Expired);
+		for b in claim(id).blocks.iter() {
+			assert_eq!(dag::block(&b.block).unwrap().status, dag::Status::Rejected);
+		}
+	});
+}
+
+/// Attack: a trainer bundles a unit whose block cannot be accepted any more with a good one,
+/// hoping the good one is accepted alone. Acceptance is all or nothing.
+#[test]
+fn no_unit_of_a_claim_is_accepted_unless_all_are() {
+	new_test_ext().execute_with(|| {
+		let (p1, p2) = (parent(), MockDag::accepted(UNIT2).unwrap());
+		let id = challenged_input(TRAINER, two_unit_input(1, 2, GOOD_LOSS));
+		for v in [10, 11] {
+			commit(id, v, &honest());
+		}
+		to_reveal(id);
+		assert_ok!(reveal(id, 10, &honest()));
+		// The second block stops being `Proposed` behind the pallet's back (the invariants
+		// would flag it at the next block), and the next reveal decides.
+		let second = claim(id).blocks[1].block;
+		assert_ok!(dag::reject(&second));
+		assert_ok!(reveal(id, 11, &honest()));
+		assert_eq!(stage(id), ClaimStage::Rejected(RejectReason::Superseded));
+		assert_eq!((MockDag::accepted(UNIT), MockDag::accepted(UNIT2)), (Some(p1), Some(p2)));
+		assert_eq!(dag::block(&block_of(id)).unwrap().status, dag::Status::Rejected);
+	});
+}
+
+/// Claims on disjoint units do not invalidate each other: both are accepted, in either order.
+#[test]
+fn claims_on_disjoint_units_are_both_accepted() {
+	new_test_ext().execute_with(|| {
+		let a = challenged(TRAINER, 1, GOOD_LOSS);
+		let mut i = input(2, GOOD_LOSS);
+		i.units[0].parent = MockDag::accepted(UNIT2).unwrap();
+		let b = challenged_input(TRAINER2, i);
+		for v in [10, 11] {
+			commit(a, v, &honest());
+			commit(b, v, &honest());
+		}
+		to_reveal(b);
+		for v in [10, 11] {
+			assert_ok!(reveal(a, v, &honest()));
+		}
+		assert!(matches!(stage(a), ClaimStage::Accepted { .. }));
+		for v in [10, 11] {
+			assert_ok!(reveal(b, v, &honest()));
+		}
+		assert!(matches!(stage(b), ClaimStage::Accepted { .. }), "{:?}", stage(b));
+		assert_eq!(MockDag::accepted(UNIT), Some(block_of(a)));
+		assert_eq!(MockDag::accepted(UNIT2), Some(block_of(b)));
+	});
+}
+
+/// A claim over several units is superseded when any one of them moved first, and then
+/// nothing of it is accepted.
+#[test]
+fn a_claim_overlapping_an_accepted_one_is_superseded_without_a_slash() {
+	new_test_ext().execute_with(|| {
+		let p2 = MockDag::accepted(UNIT2).unwrap();
+		let mut i = input(2, GOOD_LOSS);
+		i.units[0].parent = p2;
+		let single = challenged_input(TRAINER2, i);
+		let both = challenged_input(TRAINER, two_unit_input(1, 3, GOOD_LOSS));
+		for v in [10, 11] {
+			commit(single, v, &honest());
+			commit(both, v, &honest());
+		}
+		to_reveal(both);
+		for v in [10, 11] {
+			assert_ok!(reveal(single, v, &honest()));
+		}
+		let before = free(TRAINER) + held(TRAINER);
+		let p1 = parent();
+		for v in [10, 11] {
+			assert_ok!(reveal(both, v, &honest()));
+		}
+		assert_eq!(stage(both), ClaimStage::Rejected(RejectReason::Superseded));
+		assert_eq!(free(TRAINER) + held(TRAINER), before, "not slashed");
+		assert_eq!(MockDag::accepted(UNIT), Some(p1), "its other unit did not move either");
+		assert_eq!(MockDag::accepted(UNIT2), Some(block_of(single)));
+	});
+}
+
+#[test]
+fn the_base_may_be_exactly_max_base_age_old() {
+	new_test_ext().execute_with(|| {
+		run_to(MaxBaseAge::get() + 5);
+		let mut i = input(1, GOOD_LOSS);
+		i.base = 5;
+		assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i.clone(), BOND));
+		assert_eq!(claim(0).input.base, 5);
 	});
 }
 
@@ -743,7 +959,7 @@ fn trust_demotes_after_five_failures_and_the_quota_falls() {
 		);
 		for n in 1..=5u8 {
 			let mut i = input(n, GOOD_LOSS);
-			i.nonce = u64::from(n);
+			i.units[0].nonce = u64::from(n);
 			assert_ok!(Pol::submit_claim(RuntimeOrigin::signed(TRAINER), i, BOND));
 			let id = NextClaimId::<Test>::get() - 1;
 			run_to(claim(id).challenge_at);
@@ -830,17 +1046,16 @@ mod worker {
 			assert_eq!(
 				engine.jobs(),
 				vec![Job::ReplayClaim {
-					at: 1,
+					at: 0,
 					trainer: codec::Encode::encode(&TRAINER),
-					unit: UNIT.to_vec(),
-					candidate: payload(1),
+					units: vec![(UNIT.to_vec(), payload(1))],
 					manifest: payload(9),
 					datasets: c.input.datasets.to_vec(),
 					params: params(),
 					segments: c.segments.to_vec(),
 					limits: Limits::get(),
 				}],
-				"only the replay is queued first, pinned to the claim's block"
+				"only the replay is queued first, pinned to the claim's base block"
 			);
 			assert!(apply(&pool).is_empty(), "nothing to send while it runs");
 
@@ -895,7 +1110,7 @@ mod worker {
 			// `fast` replays at once; `slow`'s replay is still running.
 			let slow_payload = payload(1);
 			engine.answer(move |job| match job {
-				Job::ReplayClaim { candidate, .. } if *candidate == slow_payload => {
+				Job::ReplayClaim { units, .. } if units[0].1 == slow_payload => {
 					JobStatus::Running { done: 0, total: 2 }
 				},
 				Job::ReplayClaim { .. } => JobStatus::Done(JobOutput::Replay {

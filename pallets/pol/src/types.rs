@@ -17,7 +17,34 @@ pub use blyan_primitives::pol::{
 	TrainingParams, PPM, UNDECODABLE_LOSS,
 };
 
+/// One unit a claim updates: the unit's accepted block and the new payload (SPEC
+/// "Proof-of-Learning": a claim may update any set of units).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct UnitUpdate {
+	/// The accepted parameter-DAG block the update starts from (the unit's current
+	/// `ParamIndex` entry). It names the unit.
+	pub parent: Hash,
+	/// Payload root of the updated unit, already committed in the content store.
+	pub payload_root: Hash,
+	/// Light proof-of-work nonce of the unit's new parameter-DAG block (pallet-param-dag's
+	/// PoW).
+	pub nonce: u64,
+}
+
 /// What a trainer commits to when claiming an improvement (SPEC "Proof-of-Learning").
+///
+/// The claim is decided as one: every unit's child block is accepted, or none is.
 #[derive(
 	CloneNoBound,
 	PartialEqNoBound,
@@ -29,28 +56,48 @@ pub use blyan_primitives::pol::{
 	TypeInfo,
 	MaxEncodedLen,
 )]
-#[scale_info(skip_type_params(MaxDatasets))]
+#[scale_info(skip_type_params(MaxDatasets, MaxUnits))]
 #[codec(mel_bound())]
-pub struct ClaimInput<MaxDatasets: frame_support::traits::Get<u32>> {
-	/// The accepted parameter-DAG block the update starts from (the unit's current
-	/// `ParamIndex` entry).
-	pub parent: Hash,
-	/// Payload root of the updated unit, already committed in the content store.
-	pub payload_root: Hash,
+pub struct ClaimInput<
+	MaxDatasets: frame_support::traits::Get<u32>,
+	MaxUnits: frame_support::traits::Get<u32>,
+> {
+	/// The units updated, each at most once (a backbone, routers, experts, or all of them).
+	pub units: BoundedVec<UnitUpdate, MaxUnits>,
+	/// The block whose accepted model the candidate is evaluated in (docs/pol.md, "What a
+	/// candidate is evaluated against"): validators compare that model with the same model
+	/// whose updated units are replaced by the claim's payloads, and the claimed loss is the
+	/// latter's. Before the claim's block and at most `Config::MaxBaseAge` blocks before it.
+	/// Units the claim does not update may have moved since; the updated ones may not.
+	pub base: u32,
 	/// Payload root of the PoDL manifest (the engine's `manifest.json`, committed in the
-	/// content store before the challenge): trainer, datasets, ratios, parameters, batch-hash
-	/// root and the checkpoint roots every K steps. Validators read it to replay; it must
-	/// name the claim's signer as its trainer and repeat `datasets` and `params` exactly.
+	/// content store before the challenge): trainer, units, datasets, ratios, parameters,
+	/// batch-hash root and the checkpoint roots every K steps. Validators read it to replay;
+	/// it must name the claim's signer as its trainer, train exactly the claim's units from
+	/// their parents, and repeat `datasets` and `params` exactly.
 	pub manifest_root: Hash,
 	/// Datasets trained on, with mixing ratios; never the spec's validation dataset.
 	pub datasets: BoundedVec<DatasetShare, MaxDatasets>,
 	/// Training parameters, within `Config::ManifestLimits`. The challenge draws among
 	/// `params.segments()` segments.
 	pub params: TrainingParams,
-	/// The candidate's validation loss as the trainer measured it, nano-nats per byte.
+	/// The candidate's validation loss as the trainer measured it (the model at `base` with
+	/// the claim's units replaced), nano-nats per byte.
 	pub claimed_loss: NanoNatsPerByte,
-	/// Light proof-of-work nonce of the new parameter-DAG block (pallet-param-dag's PoW).
-	pub nonce: u64,
+}
+
+/// One unit of a stored claim: its name and its candidate block (status `Proposed` until the
+/// claim is decided).
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxNameLen))]
+#[codec(mel_bound())]
+pub struct CandidateBlock<MaxNameLen: frame_support::traits::Get<u32>> {
+	/// Name of the unit, for example `layer0.expert3`.
+	pub unit: BoundedVec<u8, MaxNameLen>,
+	/// Parameter-DAG block created for the unit's candidate.
+	pub block: Hash,
 }
 
 /// Why a claim was rejected.
@@ -83,8 +130,8 @@ pub enum RejectReason {
 		/// The quorum's candidate loss, nano-nats per byte.
 		measured: NanoNatsPerByte,
 	},
-	/// Another update of the same unit was accepted first; the parent is no longer current.
-	/// The bond is returned unslashed.
+	/// Another update of one of the claim's units was accepted first; its parent is no longer
+	/// current. The bond is returned unslashed.
 	Superseded,
 }
 
@@ -136,7 +183,7 @@ pub enum ClaimStage {
 	/// Challenge drawn. Validators commit `report_commitment(..)` up to and including block
 	/// `commit_until`, then reveal up to and including `reveal_until`.
 	Evaluating,
-	/// Accepted: the unit's `ParamIndex` entry moved to the claim's block.
+	/// Accepted: every updated unit's `ParamIndex` entry moved to the claim's block for it.
 	Accepted {
 		/// The quorum's relative improvement, ppm.
 		improvement_ppm: i64,
@@ -164,15 +211,13 @@ impl ClaimStage {
 pub struct Claim<T: Config> {
 	/// The trainer (signer of `submit_claim`), whose bond is held.
 	pub trainer: T::AccountId,
-	/// Parameter-DAG block created for the candidate (status `Proposed` until decided).
-	pub block: Hash,
-	/// Name of the unit, for example `layer0.expert3`.
-	pub unit: BoundedVec<u8, T::MaxUnitNameLen>,
+	/// The candidate block of every updated unit, in the order of `input.units`.
+	pub blocks: BoundedVec<CandidateBlock<T::MaxUnitNameLen>, T::MaxUnitsPerClaim>,
 	/// What the trainer committed to.
-	pub input: ClaimInput<T::MaxDatasets>,
+	pub input: ClaimInput<T::MaxDatasets, T::MaxUnitsPerClaim>,
 	/// Bond held from the trainer, planck.
 	pub bond: BalanceOf<T>,
-	/// Block of submission: validators evaluate against the model accepted there.
+	/// Block of submission.
 	pub submitted_at: BlockNumberFor<T>,
 	/// Block whose `on_initialize` draws the challenge (`submitted_at + ChallengeDelay`).
 	pub challenge_at: BlockNumberFor<T>,

@@ -6,10 +6,12 @@
 //!
 //! 1. **Replay.** It queues [`Job::ReplayClaim`] on the node's engine through the
 //!    `blyan_engine` host functions: the engine checks that the manifest is bound to the
-//!    claim (trainer, unit, parent model, datasets, training parameters within the limits,
-//!    result = last checkpoint) and replays the challenged segments.
+//!    claim (trainer, units and their parents at the base block, datasets, training
+//!    parameters within the limits, results = last checkpoint) and replays the challenged
+//!    segments.
 //! 2. **Evaluate** only a claim that replays (`Match`): [`Job::EvaluateClaim`] gives the
-//!    parent's and the candidate's validation nats per byte. A claim that does not replay is
+//!    validation nats per byte of the model at the claim's base block and of the same model
+//!    with the claim's candidates. A claim that does not replay is
 //!    reported with losses 0: its verdict already rejects it, and every honest validator
 //!    skips the same work, so their reports stay identical.
 //! 3. **Commit.** Up to the claim's `commit_until`, one signed [`Call::commit_report`] per
@@ -31,7 +33,7 @@ use crate::{
 	NextClaimId, ReplayVerdict, Reports, Validators,
 };
 use alloc::vec::Vec;
-use blyan_engine_interface::{Job, JobOutput};
+use blyan_engine_interface::{Job, JobOutput, UnitPayload};
 use blyan_primitives::Hash;
 use blyan_worker::{Poll, Resend};
 use codec::{Decode, Encode};
@@ -71,14 +73,23 @@ pub fn claim_key(id: ClaimId) -> Vec<u8> {
 	blyan_worker::key_of(CLAIM_PREFIX, id)
 }
 
-/// The replay job of a claim: read at the claim's inclusion block, where `ParamIndex` still
-/// names the parent, with the pallet's manifest limits.
+/// The claim's units and candidate payloads, in claim order, as the engine's jobs name them.
+pub fn unit_payloads<T: Config>(claim: &Claim<T>) -> Vec<UnitPayload> {
+	claim
+		.blocks
+		.iter()
+		.zip(claim.input.units.iter())
+		.map(|(b, u)| (b.unit.to_vec(), u.payload_root))
+		.collect()
+}
+
+/// The replay job of a claim: read at the claim's base block, where `ParamIndex` still names
+/// the trained units' parents, with the pallet's manifest limits.
 pub fn replay_job<T: Config>(claim: &Claim<T>) -> Job {
 	Job::ReplayClaim {
-		at: claim.submitted_at.unique_saturated_into(),
+		at: claim.input.base,
 		trainer: claim.trainer.encode(),
-		unit: claim.unit.to_vec(),
-		candidate: claim.input.payload_root,
+		units: unit_payloads(claim),
 		manifest: claim.input.manifest_root,
 		datasets: claim.input.datasets.to_vec(),
 		params: claim.input.params,
@@ -87,13 +98,10 @@ pub fn replay_job<T: Config>(claim: &Claim<T>) -> Job {
 	}
 }
 
-/// The evaluation job of a claim (parent model pinned by the inclusion block).
+/// The evaluation job of a claim: the model accepted at the claim's base block, without and
+/// with the claim's candidates (docs/pol.md, "What a candidate is evaluated against").
 pub fn evaluate_job<T: Config>(claim: &Claim<T>) -> Job {
-	Job::EvaluateClaim {
-		at: claim.submitted_at.unique_saturated_into(),
-		unit: claim.unit.to_vec(),
-		candidate: claim.input.payload_root,
-	}
+	Job::EvaluateClaim { at: claim.input.base, units: unit_payloads(claim) }
 }
 
 /// One run of the validators' worker at block `now`.

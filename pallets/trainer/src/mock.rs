@@ -93,6 +93,8 @@ parameter_types! {
 		max_tokens_per_step: 1_024,
 		max_manifest_bytes: 100_000,
 	};
+	/// Both mock units fit one claim unless a test lowers it.
+	pub static MaxClaimPayloadBytes: u64 = 2 * UNIT_BYTES;
 	/// Datasets 1 (Gold) and 2 (Silver).
 	pub static Approved: Vec<(DatasetId, u32)> = vec![(1, 1000), (2, 700)];
 }
@@ -119,6 +121,8 @@ impl pallet_pol::Config for Test {
 	type ManifestLimits = Limits;
 	type MaxDatasets = ConstU32<4>;
 	type MaxUnitNameLen = ConstU32<32>;
+	type MaxUnitsPerClaim = ConstU32<4>;
+	type MaxBaseAge = ConstU64<30>;
 	type MaxValidators = ConstU32<8>;
 	type MaxClaimsPerBlock = ConstU32<4>;
 	type DayLength = ConstU64<1000>;
@@ -134,50 +138,68 @@ impl crate::TrainingData for Inputs {
 	}
 }
 impl crate::TrainableUnits for Inputs {
-	fn experts() -> Vec<Vec<u8>> {
-		UNITS.iter().map(|u| u.to_vec()).collect()
+	fn units() -> Vec<(Vec<u8>, u64)> {
+		UNITS.iter().map(|u| (u.to_vec(), UNIT_BYTES)).collect()
 	}
 }
 
 impl pallet_trainer::Config for Test {
 	type Data = Inputs;
 	type Units = Inputs;
+	type MaxClaimPayloadBytes = MaxClaimPayloadBytes;
 	type Steps = ConstU32<40>;
 	type CheckpointEvery = ConstU32<10>;
 	type BatchSize = ConstU32<16>;
 	type SeqLen = ConstU32<64>;
 }
 
+/// The payload size the mock reports for each unit, bytes.
+pub const UNIT_BYTES: u64 = 1_000;
+
 /// Parent loss the fake engine reports, nano-nats per byte.
 pub const PARENT_LOSS: u64 = 5_000_000_000;
 
-/// The fake run's payloads in the engine: `(unit, manifest, [ckpt0..=ckpt4])`.
+/// The fake run's payloads in the engine: one per unit of [`UNITS`], the manifest, and
+/// `[ckpt0..=ckpt4]`.
 pub struct FakeRun {
-	pub unit: Hash,
+	pub units: Vec<Hash>,
 	pub manifest: Hash,
 	pub checkpoints: Vec<Hash>,
 }
 
 /// Makes `engine` answer every `Train` job with a finished run of trained loss `loss` whose
-/// payloads it holds (one tile each); any other job fails.
+/// payloads it holds (one tile each; each unit of [`UNITS`] has its own payload), and every
+/// `EvaluateClaim` job with the parent loss and `loss`; any other job fails.
 pub fn finish_training(engine: &FakeEngine, loss: u64) -> FakeRun {
 	let run = FakeRun {
-		unit: engine.add_output(b"fake unit bytes".to_vec()),
+		units: UNITS
+			.iter()
+			.map(|u| engine.add_output([b"fake bytes of ".as_slice(), u].concat()))
+			.collect(),
 		manifest: engine.add_output(b"fake manifest bytes".to_vec()),
 		checkpoints: (0..5)
 			.map(|i| engine.add_output(format!("fake ckpt{i} bytes").into_bytes()))
 			.collect(),
 	};
-	let (unit, manifest, checkpoints) = (run.unit, run.manifest, run.checkpoints.clone());
+	let (roots, manifest, checkpoints) = (run.units.clone(), run.manifest, run.checkpoints.clone());
 	engine.answer(move |job| match job {
-		Job::Train { params, .. } => JobStatus::Done(JobOutput::Trained {
-			payload: unit,
+		Job::Train { params, units, .. } => JobStatus::Done(JobOutput::Trained {
+			payloads: units
+				.iter()
+				.map(|u| {
+					let i = UNITS.iter().position(|n| *n == &u[..]).expect("a mock unit");
+					(u.clone(), roots[i])
+				})
+				.collect(),
 			manifest,
 			params: *params,
 			parent_loss: PARENT_LOSS,
 			loss,
 			checkpoints: checkpoints.clone(),
 		}),
+		Job::EvaluateClaim { .. } => {
+			JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: loss })
+		},
 		_ => JobStatus::Failed(b"not a trainer job".to_vec()),
 	});
 	run
@@ -186,6 +208,7 @@ pub fn finish_training(engine: &FakeEngine, loss: u64) -> FakeRun {
 /// Externalities: funded trainer and validators, genesis blocks of both units, block 1.
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	Approved::reset();
+	MaxClaimPayloadBytes::reset();
 	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
 		balances: vec![(TRAINER, 100_000), (10, 10), (11, 10), (12, 10)],

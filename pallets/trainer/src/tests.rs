@@ -33,12 +33,58 @@ fn many_datasets_still_sum_to_one_million() {
 	assert!(r.iter().all(|(_, p)| *p > 0));
 }
 
+#[test]
+fn selections_name_units_prefixes_or_everything() {
+	use crate::select_units;
+	let units: Vec<(Vec<u8>, u64)> =
+		["backbone", "layer0.router", "layer0.expert0", "layer1.router", "layer1.expert0"]
+			.iter()
+			.map(|u| (u.as_bytes().to_vec(), 1))
+			.collect();
+	let names = |sel: &str| -> Vec<String> {
+		select_units(&units, sel.as_bytes())
+			.into_iter()
+			.map(|(u, _)| String::from_utf8(u).unwrap())
+			.collect()
+	};
+	assert_eq!(names("*").len(), 5);
+	assert_eq!(names("all").len(), 5);
+	assert_eq!(names("layer1.*"), ["layer1.router", "layer1.expert0"]);
+	assert_eq!(names("backbone, layer0.expert*"), ["backbone", "layer0.expert0"]);
+	assert_eq!(names("layer0.router,layer0.router"), ["layer0.router"], "each unit once");
+	assert_eq!(names("layer0.expert00").len(), 0);
+	assert_eq!(names("").len(), 0);
+	assert_eq!(names("layer1"), Vec::<String>::new(), "a prefix needs its *");
+}
+
+#[test]
+fn the_schedule_packs_units_in_order_into_groups_within_the_budget() {
+	use crate::schedule::{groups, units_at};
+	let u = |n: &str, b: u64| (n.as_bytes().to_vec(), b);
+	let units =
+		vec![u("backbone", 5), u("r0", 1), u("e0", 3), u("e1", 3), u("big", 20), u("e2", 1)];
+	let names = |g: Vec<Vec<Vec<u8>>>| -> Vec<Vec<String>> {
+		g.into_iter()
+			.map(|g| g.into_iter().map(|n| String::from_utf8(n).unwrap()).collect())
+			.collect()
+	};
+	assert_eq!(
+		names(groups(&units, 9, 64)),
+		vec![vec!["backbone", "r0", "e0"], vec!["e1"], vec!["big"], vec!["e2"]]
+	);
+	assert_eq!(names(groups(&units, 100, 64)).len(), 1, "everything in one claim");
+	assert_eq!(names(groups(&units, 100, 2)).len(), 3, "at most MaxUnitsPerClaim per claim");
+	let g = groups(&units, 9, 64);
+	assert_eq!(units_at(&g, 5), g[1], "round robin");
+	assert!(units_at(&[], 3).is_empty());
+}
+
 #[cfg(not(feature = "runtime-benchmarks"))]
 mod worker {
 	use crate::{
 		mock::*,
 		worker::{challenged_checkpoints, state, Phase},
-		ENABLED_KEY, STEPS_KEY,
+		ENABLED_KEY, STEPS_KEY, UNITS_KEY,
 	};
 	use blyan_engine_interface::Job;
 	use blyan_primitives::pol::{report_commitment, DatasetShare, TrainingParams};
@@ -85,6 +131,11 @@ mod worker {
 			.into_iter()
 			.map(|(signer, call)| {
 				assert_eq!(signer, TRAINER);
+				// A transaction sent after block N is included in N + 1 or later: the claim's
+				// base block (N at the latest) is then in the past.
+				if matches!(call, RuntimeCall::Pol(pallet_pol::Call::submit_claim { .. })) {
+					run_to(System::block_number() + 1);
+				}
 				assert_ok!(call.clone().dispatch(RuntimeOrigin::signed(signer)));
 				call
 			})
@@ -124,46 +175,53 @@ mod worker {
 		TrainingParams { seed: 1, steps, checkpoint_every: 10, batch_size: 16, seq_len: 64 }
 	}
 
+	/// The publications of a run, as `commit_manifest` roots in order.
+	fn committed(calls: &[RuntimeCall]) -> Vec<[u8; 32]> {
+		calls
+			.iter()
+			.filter_map(|c| match c {
+				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest {
+					root,
+					..
+				}) => Some(*root),
+				_ => None,
+			})
+			.collect()
+	}
+
 	#[test]
 	fn trains_publishes_claims_answers_the_challenge_and_moves_on() {
 		let (mut ext, pool, engine, run) = harness(4_900_000_000, true);
 		ext.execute_with(|| {
-			let parent = dag::accepted(UNITS[0]).unwrap();
+			let parents: Vec<_> = UNITS.iter().map(|u| dag::accepted(u).unwrap()).collect();
 			run_worker();
 			assert_eq!(
 				engine.jobs(),
 				vec![Job::Train {
 					at: 1,
 					trainer: codec::Encode::encode(&TRAINER),
-					unit: UNITS[0].to_vec(),
+					units: UNITS.iter().map(|u| u.to_vec()).collect(),
 					datasets: vec![
 						DatasetShare { dataset: 1, ratio_ppm: 588_236 },
 						DatasetShare { dataset: 2, ratio_ppm: 411_764 }
 					],
 					params: expected_params(40),
 				}],
-				"first unit round-robin, datasets by tier weight, the trainer named"
+				"every unit at once, datasets by tier weight, the trainer named"
 			);
 			assert!(matches!(state().phase, Phase::Training { .. }));
 
-			// Done: the unit and the manifest are published (tile, then manifest commit).
+			// Done: the units and the manifest are published (tile, then manifest commit).
 			run_worker();
 			let calls = apply_pool(&pool);
-			assert_eq!(calls.len(), 4, "{calls:?}");
+			assert_eq!(calls.len(), 6, "{calls:?}");
 			assert!(matches!(
 				calls[0],
 				RuntimeCall::ContentStore(pallet_content_store::Call::publish_tile { .. })
 			));
-			assert!(matches!(
-				calls[1],
-				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == run.unit
-			));
-			assert!(matches!(
-				calls[3],
-				RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest { root: r, .. }) if r == run.manifest
-			));
+			assert_eq!(committed(&calls), vec![run.units[0], run.units[1], run.manifest]);
 
-			// Both on chain: the claim, stating the parameters it trained with.
+			// All on chain: one claim over both units, on the training block as its base.
 			run_worker();
 			let calls = apply_pool(&pool);
 			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, bond })] = &calls[..]
@@ -171,41 +229,74 @@ mod worker {
 				panic!("{calls:?}")
 			};
 			assert_eq!(*bond, 1_000, "the smallest bond");
-			assert_eq!(input.parent, parent);
-			assert_eq!((input.payload_root, input.manifest_root), (run.unit, run.manifest));
-			assert_eq!((input.params, input.claimed_loss, input.nonce), (expected_params(40), 4_900_000_000, 0));
+			let units: Vec<_> = input.units.iter().map(|u| (u.parent, u.payload_root)).collect();
+			assert_eq!(units, vec![(parents[0], run.units[0]), (parents[1], run.units[1])]);
+			assert_eq!((input.base, input.manifest_root), (1, run.manifest));
+			assert_eq!((input.params, input.claimed_loss), (expected_params(40), 4_900_000_000));
 			assert_eq!(input.params.segments(), 4);
 
 			run_worker();
 			assert!(matches!(state().phase, Phase::Claimed { claim: 0, .. }));
 			// The challenge: the challenged segments' start checkpoints and the last one.
-			run_to(3);
+			run_to(4);
 			let segments = pallet_pol::Claims::<Test>::get(0).unwrap().segments;
 			run_worker();
-			let published: Vec<_> = apply_pool(&pool)
-				.into_iter()
-				.filter_map(|c| match c {
-					RuntimeCall::ContentStore(pallet_content_store::Call::commit_manifest {
-						root,
-						..
-					}) => Some(root),
-					_ => None,
-				})
-				.collect();
+			let published = committed(&apply_pool(&pool));
 			assert_eq!(published, challenged_checkpoints(&run.checkpoints, &segments));
 			assert_eq!(published.last(), run.checkpoints.last());
 
-			// Decided: the next run trains the next unit.
+			// Accepted: both units moved; the next run trains the next (here: the same) group.
 			quorum_accepts(0);
 			assert!(matches!(
 				pallet_pol::Claims::<Test>::get(0).unwrap().stage,
 				ClaimStage::Accepted { .. }
 			));
+			assert!(UNITS.iter().zip(&parents).all(|(u, p)| dag::accepted(u) != Some(*p)));
 			run_worker();
 			assert_eq!(state().phase, Phase::Idle);
 			run_worker();
 			let jobs = engine.jobs();
-			assert!(matches!(&jobs[1], Job::Train { unit, .. } if unit == UNITS[1]), "{jobs:?}");
+			assert!(matches!(&jobs[1], Job::Train { units, .. } if units.len() == 2), "{jobs:?}");
+		});
+	}
+
+	#[test]
+	fn the_node_selects_the_units_and_groups_take_turns() {
+		// A claim may train one unit's payload: the two units take turns.
+		let (mut ext, _, engine, _) = harness(PARENT_LOSS - PARENT_LOSS / 500, true);
+		ext.execute_with(|| {
+			MaxClaimPayloadBytes::set(UNIT_BYTES);
+			for _ in 0..3 {
+				run_worker(); // start
+				run_worker(); // done, not claimed (below δ)
+				run_to(System::block_number() + 1);
+			}
+			let trained: Vec<Vec<Vec<u8>>> = engine
+				.jobs()
+				.into_iter()
+				.map(|j| match j {
+					Job::Train { units, .. } => units,
+					other => panic!("{other:?}"),
+				})
+				.collect();
+			let u: Vec<Vec<u8>> = UNITS.iter().map(|u| u.to_vec()).collect();
+			assert_eq!(trained, vec![vec![u[0].clone()], vec![u[1].clone()], vec![u[0].clone()]]);
+		});
+		// `--trainer-units layer0.expert1`: only that unit.
+		let (mut ext, _, engine, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			blyan_worker::store(UNITS_KEY, &b"layer0.expert1".to_vec());
+			run_worker();
+			assert!(
+				matches!(&engine.jobs()[0], Job::Train { units, .. } if *units == vec![UNITS[1].to_vec()])
+			);
+		});
+		// A selection that names nothing of the model: no training.
+		let (mut ext, _, engine, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			blyan_worker::store(UNITS_KEY, &b"layer7.*".to_vec());
+			run_worker();
+			assert!(engine.jobs().is_empty());
 		});
 	}
 
@@ -247,7 +338,7 @@ mod worker {
 			run_worker();
 			assert!(pool.read().transactions.is_empty(), "nothing published");
 			assert_eq!(state().phase, Phase::Idle);
-			assert_eq!(state().next_unit, 1);
+			assert_eq!(state().next_unit, 1, "next: the next group");
 		});
 	}
 
@@ -266,10 +357,19 @@ mod worker {
 		});
 	}
 
+	/// Trains `layer0.expert0` alone and publishes it (the pool's transactions applied).
+	fn trained_first_unit_alone(pool: &offchain::Pool) {
+		blyan_worker::store(UNITS_KEY, &UNITS[0].to_vec());
+		run_worker();
+		run_worker();
+		assert_eq!(apply_pool(pool).len(), 4, "unit and manifest");
+	}
+
 	#[test]
-	fn a_model_that_moved_since_training_is_not_claimed_and_lost_publications_are_resent() {
-		let (mut ext, pool, _, _) = harness(4_900_000_000, true);
+	fn another_unit_moving_does_not_cost_the_run_and_lost_publications_are_resent() {
+		let (mut ext, pool, _, run) = harness(4_900_000_000, true);
 		ext.execute_with(|| {
+			blyan_worker::store(UNITS_KEY, &UNITS[0].to_vec());
 			run_worker();
 			run_worker();
 			// The publications were dropped: sent again RESEND_AFTER blocks later.
@@ -281,11 +381,54 @@ mod worker {
 			run_to(1 + u64::from(RESEND_AFTER));
 			run_worker();
 			assert_eq!(apply_pool(&pool).len(), 4, "sent again");
-			// Another unit moved meanwhile: the run is dropped.
+			// Another unit moved meanwhile: the claim goes out all the same, on the old base.
 			dag::set_accepted(UNITS[1], [9; 32]);
 			run_worker();
-			assert!(pool.read().transactions.is_empty(), "no claim");
+			let calls = apply_pool(&pool);
+			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, .. })] = &calls[..]
+			else {
+				panic!("{calls:?}")
+			};
+			assert_eq!((input.base, input.units[0].payload_root), (1, run.units[0]));
+		});
+	}
+
+	#[test]
+	fn a_trained_unit_that_moved_drops_the_run() {
+		let (mut ext, pool, _, _) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			trained_first_unit_alone(&pool);
+			dag::set_accepted(UNITS[0], [9; 32]);
+			run_worker();
+			assert!(pool.read().transactions.is_empty(), "no claim: it would be superseded");
 			assert_eq!(state().phase, Phase::Idle);
+		});
+	}
+
+	#[test]
+	fn a_base_too_old_to_claim_on_is_replaced_by_an_evaluation_in_the_current_model() {
+		let (mut ext, pool, engine, run) = harness(4_900_000_000, true);
+		ext.execute_with(|| {
+			trained_first_unit_alone(&pool);
+			// MaxBaseAge is 30: at block 22, 22 − 1 + BASE_MARGIN > 30.
+			run_to(22);
+			run_worker();
+			assert!(pool.read().transactions.is_empty(), "no claim on the old base");
+			assert!(matches!(state().phase, Phase::Reevaluating { .. }));
+			assert_eq!(
+				engine.jobs().last(),
+				Some(&Job::EvaluateClaim {
+					at: 22,
+					units: vec![(UNITS[0].to_vec(), run.units[0])]
+				})
+			);
+			run_worker();
+			let calls = apply_pool(&pool);
+			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, .. })] = &calls[..]
+			else {
+				panic!("{calls:?}")
+			};
+			assert_eq!(input.base, 22, "the block the loss was measured in");
 		});
 	}
 

@@ -10,7 +10,8 @@
 //! challenge still publishes the challenged checkpoints.
 
 use crate::{
-	mixing_ratios, training_params, Config, TrainableUnits, TrainingData, ENABLED_KEY, STEPS_KEY,
+	mixing_ratios, schedule, select_units, training_params, Config, TrainableUnits, TrainingData,
+	ENABLED_KEY, STEPS_KEY, UNITS_KEY,
 };
 use alloc::vec::Vec;
 use blyan_engine_interface::{blyan_engine, Hash, Job, JobOutput};
@@ -19,7 +20,7 @@ use blyan_worker::{Poll, Resend};
 use codec::{Decode, Encode};
 use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
-use pallet_pol::{ClaimId, ClaimInput, ClaimStage, DatasetShare, ParamDag, Validators};
+use pallet_pol::{ClaimId, ClaimInput, ClaimStage, DatasetShare, ParamDag, UnitUpdate, Validators};
 use sp_runtime::{traits::UniqueSaturatedInto, BoundedVec};
 
 /// Log target of the worker.
@@ -37,26 +38,32 @@ pub const CLAIM_TIMEOUT: u32 = 20;
 /// Claims scanned (newest first) to find the trainer's own.
 pub const SCAN_CLAIMS: u64 = 64;
 
+/// Blocks kept in hand for the claim's inclusion: a run is claimed on its base block only
+/// while `now − base + BASE_MARGIN ≤ MaxBaseAge`; otherwise it is evaluated again in the
+/// current model first.
+pub const BASE_MARGIN: u32 = 10;
+
 /// A finished training run, as the trainer claims it.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub struct Run {
-	/// Unit name.
-	pub unit: Vec<u8>,
-	/// Parent block (the unit's accepted block when training started).
-	pub parent: Hash,
-	/// [`model_fingerprint`] when training started.
-	pub model: Hash,
+	/// Names of the trained units.
+	pub units: Vec<Vec<u8>>,
+	/// Each unit's parent block (its accepted block when training started), in unit order.
+	pub parents: Vec<Hash>,
+	/// The base block: the block whose accepted model `parent_loss` and `loss` were measured
+	/// in (training start, or the block of a later evaluation).
+	pub base: u32,
 	/// Datasets and ratios (ppm).
 	pub datasets: Vec<DatasetShare>,
-	/// Payload root of the trained unit.
-	pub payload: Hash,
+	/// Payload root of each trained unit, in unit order.
+	pub payloads: Vec<Hash>,
 	/// Payload root of the PoDL manifest.
 	pub manifest: Hash,
 	/// The training parameters the claim states.
 	pub params: TrainingParams,
-	/// The parent's validation loss, nano-nats per byte.
+	/// Validation loss of the model accepted at `base`, nano-nats per byte.
 	pub parent_loss: u64,
-	/// The trained model's validation loss, nano-nats per byte.
+	/// Validation loss of that model with the trained units, nano-nats per byte.
 	pub loss: u64,
 	/// Checkpoint payload roots.
 	pub checkpoints: Vec<Hash>,
@@ -67,21 +74,27 @@ pub struct Run {
 pub enum Phase {
 	/// Nothing under way: the next run starts a training job.
 	Idle,
-	/// The engine trains `job` from `parent`.
+	/// The engine trains `job` from `parents`.
 	Training {
 		/// The `Job::Train` submitted.
 		job: Job,
-		/// Parent block.
-		parent: Hash,
-		/// [`model_fingerprint`] at the start.
-		model: Hash,
+		/// Each unit's parent block, in the job's unit order.
+		parents: Vec<Hash>,
 	},
-	/// Publishing the unit and the manifest; then the claim.
+	/// Publishing the units and the manifest; then the claim.
 	Publishing {
 		/// The run.
 		run: Run,
 		/// When the publications were last sent.
 		sent: Resend,
+	},
+	/// The run's base block became too old to claim on: the engine evaluates the published
+	/// units again in the model accepted at `job`'s block, the new base.
+	Reevaluating {
+		/// The run.
+		run: Run,
+		/// The `Job::EvaluateClaim` submitted.
+		job: Job,
 	},
 	/// The claim was sent at `sent_at`; waiting to see it on chain.
 	Claiming {
@@ -104,7 +117,7 @@ pub enum Phase {
 /// The trainer's state in the off-chain database.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub struct TrainerState {
-	/// Round-robin position of the next unit.
+	/// Position of the next group in the schedule ([`crate::schedule`], round robin).
 	pub next_unit: u32,
 	/// Current phase.
 	pub phase: Phase,
@@ -122,7 +135,12 @@ pub fn steps<T: Config>() -> u32 {
 		.unwrap_or_else(T::Steps::get)
 }
 
-/// The trainer's state (idle at unit 0 when none is stored).
+/// The node's unit selection ([`UNITS_KEY`]; `*`, every unit, when unset).
+pub fn selection() -> Vec<u8> {
+	blyan_worker::load::<Vec<u8>>(UNITS_KEY).unwrap_or_else(|| b"*".to_vec())
+}
+
+/// The trainer's state (idle at position 0 when none is stored).
 pub fn state() -> TrainerState {
 	blyan_worker::load(STATE_KEY).unwrap_or(TrainerState { next_unit: 0, phase: Phase::Idle })
 }
@@ -158,33 +176,31 @@ pub fn run<T: Config>(now: BlockNumberFor<T>) {
 fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32) -> Phase {
 	match phase {
 		Phase::Idle => start::<T>(me, next_unit, now),
-		Phase::Training { job, parent, model } => match blyan_worker::poll(job.clone()) {
+		Phase::Training { job, parents } => match blyan_worker::poll(job.clone()) {
 			Poll::Ready(JobOutput::Trained {
-				payload,
+				payloads,
 				manifest,
 				params,
 				parent_loss,
 				loss,
 				checkpoints,
 			}) => {
-				let Job::Train { unit, datasets, .. } = job else { return Phase::Idle };
-				let gain = pallet_pol::improvement_ppm(parent_loss, loss);
-				let min = <T as pallet_pol::Config>::MinImprovement::get();
-				log::info!(
-					target: LOG_TARGET,
-					"trained {}: validation {parent_loss} -> {loss} nano-nats/byte ({gain} ppm, δ = {min} ppm)",
-					core::str::from_utf8(&unit).unwrap_or("?"),
-				);
-				if gain < i64::from(min) {
-					log::info!(target: LOG_TARGET, "not enough improvement to claim; next unit");
+				let Job::Train { at, units, datasets, .. } = job else { return Phase::Idle };
+				if !improves::<T>(&units, parent_loss, loss) {
+					return Phase::Idle;
+				}
+				if payloads.len() != units.len()
+					|| payloads.iter().zip(&units).any(|(p, u)| p.0 != *u)
+				{
+					log::warn!(target: LOG_TARGET, "the engine returned other units than trained");
 					return Phase::Idle;
 				}
 				let run = Run {
-					unit,
-					parent,
-					model,
+					units,
+					parents,
+					base: at,
 					datasets,
-					payload,
+					payloads: payloads.into_iter().map(|(_, p)| p).collect(),
 					manifest,
 					params,
 					parent_loss,
@@ -202,16 +218,31 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 				log::warn!(target: LOG_TARGET, "no engine on this node: the trainer cannot run");
 				Phase::Idle
 			},
-			Poll::Pending => Phase::Training { job, parent, model },
+			Poll::Pending => Phase::Training { job, parents },
 		},
 		Phase::Publishing { run, sent } => publish_then_claim::<T>(me, run, sent, now),
-		Phase::Claiming { run, sent_at } => match find_claim::<T>(&me.id, &run.payload) {
+		Phase::Reevaluating { run, job } => match blyan_worker::poll(job.clone()) {
+			Poll::Ready(JobOutput::Losses { parent, candidate }) => {
+				let Job::EvaluateClaim { at, .. } = job else { return Phase::Idle };
+				if !improves::<T>(&run.units, parent, candidate) {
+					return Phase::Idle;
+				}
+				let run = Run { base: at, parent_loss: parent, loss: candidate, ..run };
+				publish_then_claim::<T>(me, run, Resend::default(), now)
+			},
+			Poll::Pending => Phase::Reevaluating { run, job },
+			Poll::Ready(_) | Poll::Failed(_) | Poll::NoEngine => {
+				log::warn!(target: LOG_TARGET, "evaluating the run again failed; next run");
+				Phase::Idle
+			},
+		},
+		Phase::Claiming { run, sent_at } => match find_claim::<T>(&me.id, &run.manifest) {
 			Some(claim) => {
 				log::info!(target: LOG_TARGET, "claim {claim} is on chain");
 				Phase::Claimed { run, claim, sent: Resend::default() }
 			},
 			None if now > sent_at.saturating_add(CLAIM_TIMEOUT) => {
-				log::warn!(target: LOG_TARGET, "the claim did not reach the chain; next unit");
+				log::warn!(target: LOG_TARGET, "the claim did not reach the chain; next run");
 				Phase::Idle
 			},
 			None => Phase::Claiming { run, sent_at },
@@ -244,6 +275,38 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 	}
 }
 
+/// Whether `parent → loss` beats pallet-pol's δ; logs the figures.
+fn improves<T: Config>(units: &[Vec<u8>], parent: u64, loss: u64) -> bool {
+	let gain = pallet_pol::improvement_ppm(parent, loss);
+	let min = <T as pallet_pol::Config>::MinImprovement::get();
+	log::info!(
+		target: LOG_TARGET,
+		"{}: validation {parent} -> {loss} nano-nats/byte ({gain} ppm, δ = {min} ppm)",
+		describe(units),
+	);
+	if gain < i64::from(min) {
+		log::info!(target: LOG_TARGET, "not enough improvement to claim");
+	}
+	gain >= i64::from(min)
+}
+
+/// Unit names for a log line: one name, or the first and the count.
+fn describe(units: &[Vec<u8>]) -> alloc::string::String {
+	let first = units.first().map(|u| core::str::from_utf8(u).unwrap_or("?")).unwrap_or("");
+	match units.len() {
+		1 => alloc::string::String::from(first),
+		n => alloc::format!("{n} units ({first}, …)"),
+	}
+}
+
+/// The schedule's groups ([`schedule::groups`]) of the units the node selected
+/// ([`selection`]) among the model's ([`Config::Units`]).
+pub fn groups<T: Config>() -> Vec<Vec<Vec<u8>>> {
+	let selected = select_units(&T::Units::units(), &selection());
+	let max_units = <T as pallet_pol::Config>::MaxUnitsPerClaim::get() as usize;
+	schedule::groups(&selected, T::MaxClaimPayloadBytes::get(), max_units)
+}
+
 /// What the validators of a challenge need: the start checkpoint of each challenged segment,
 /// then the last checkpoint (whose trained tensors are compared with the payload).
 pub fn challenged_checkpoints(checkpoints: &[Hash], segments: &[u32]) -> Vec<Hash> {
@@ -257,23 +320,31 @@ pub fn challenged_checkpoints(checkpoints: &[Hash], segments: &[u32]) -> Vec<Has
 	needed
 }
 
-/// Starts a training job on the next unit, if there is data to train on.
+/// Starts a training job on the units at the schedule's position, if there is data to train
+/// on.
 fn start<T: Config>(me: &Account<T>, next_unit: &mut u32, now: u32) -> Phase {
-	let units = T::Units::experts();
+	let groups = groups::<T>();
 	let datasets = mixing_ratios(&T::Data::approved());
 	let max = <T as pallet_pol::Config>::MaxDatasets::get() as usize;
-	if units.is_empty() || datasets.is_empty() || datasets.len() > max {
+	if groups.is_empty() || datasets.is_empty() || datasets.len() > max {
 		log::debug!(
 			target: LOG_TARGET,
-			"nothing to train: {} units, {} datasets",
-			units.len(),
+			"nothing to train: {} groups of units selected, {} datasets",
+			groups.len(),
 			datasets.len()
 		);
 		return Phase::Idle;
 	}
-	let unit = units[(*next_unit as usize) % units.len()].clone();
+	let units = schedule::units_at(&groups, *next_unit);
 	*next_unit = next_unit.wrapping_add(1);
-	let Some(parent) = <T as pallet_pol::Config>::Dag::accepted(&unit) else { return Phase::Idle };
+	let mut parents = Vec::with_capacity(units.len());
+	for unit in &units {
+		let Some(parent) = <T as pallet_pol::Config>::Dag::accepted(unit) else {
+			log::warn!(target: LOG_TARGET, "{} has no accepted block", describe(&units));
+			return Phase::Idle;
+		};
+		parents.push(parent);
+	}
 	let params = training_params::<T>(now, steps::<T>());
 	if let Err(e) = <T as pallet_pol::Config>::ManifestLimits::get().check(&params) {
 		log::warn!(target: LOG_TARGET, "training parameters {params:?} exceed the limits: {e:?}");
@@ -283,64 +354,85 @@ fn start<T: Config>(me: &Account<T>, next_unit: &mut u32, now: u32) -> Phase {
 		.into_iter()
 		.map(|(dataset, ratio_ppm)| DatasetShare { dataset, ratio_ppm })
 		.collect();
-	let job = Job::Train { at: now, trainer: me.id.encode(), unit: unit.clone(), datasets, params };
+	let job =
+		Job::Train { at: now, trainer: me.id.encode(), units: units.clone(), datasets, params };
 	if blyan_engine::submit(job.clone()).is_none() {
 		return Phase::Idle;
 	}
 	log::info!(
 		target: LOG_TARGET,
 		"training {} for {} steps at #{now}",
-		core::str::from_utf8(&unit).unwrap_or("?"),
+		describe(&units),
 		params.steps
 	);
-	Phase::Training { job, parent, model: model_fingerprint::<T>() }
+	Phase::Training { job, parents }
 }
 
-/// blake2-256 of every expert unit's accepted block: validators evaluate and replay a claim
-/// against the whole model accepted at the claim's block, so a claim trained before another
-/// unit moved would not reproduce.
-pub fn model_fingerprint<T: Config>() -> Hash {
-	let accepted: Vec<Option<Hash>> = T::Units::experts()
-		.iter()
-		.map(|u| <T as pallet_pol::Config>::Dag::accepted(u))
-		.collect();
-	sp_io::hashing::blake2_256(&accepted.encode())
-}
-
-/// Publishes the run's unit and manifest; once both are on chain, sends the claim.
+/// Publishes the run's units and manifest; once they are on chain, sends the claim on the
+/// run's base block, or first evaluates the run again in the current model when the base is
+/// too old to be included ([`BASE_MARGIN`]). A run whose trained units moved meanwhile is
+/// dropped (its claim would be superseded); other units moving does not matter.
 fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent: Resend, now: u32) -> Phase {
-	if model_fingerprint::<T>() != run.model {
-		log::info!(target: LOG_TARGET, "the model changed since training started; next unit");
+	let moved = run
+		.units
+		.iter()
+		.zip(&run.parents)
+		.any(|(u, p)| <T as pallet_pol::Config>::Dag::accepted(u) != Some(*p));
+	if moved {
+		log::info!(target: LOG_TARGET, "a trained unit moved since training started; next run");
 		return Phase::Idle;
 	}
-	let roots = [run.payload, run.manifest];
+	let mut roots = run.payloads.clone();
+	roots.push(run.manifest);
 	if !roots.iter().all(pallet_content_store::Pallet::<T>::has_payload) {
 		return match publish::<T>(me, &roots, sent, now) {
 			Ok(sent) => Phase::Publishing { run, sent },
 			Err(()) => Phase::Idle,
 		};
 	}
-	let Some(nonce) =
-		<T as pallet_pol::Config>::Dag::solve_child_nonce(&me.id, &run.parent, &run.payload)
+	let max_age: u32 = <T as pallet_pol::Config>::MaxBaseAge::get().unique_saturated_into();
+	if now.saturating_sub(run.base).saturating_add(BASE_MARGIN) > max_age {
+		let units = run.units.iter().cloned().zip(run.payloads.iter().copied()).collect();
+		let job = Job::EvaluateClaim { at: now, units };
+		if blyan_engine::submit(job.clone()).is_none() {
+			return Phase::Idle;
+		}
+		log::info!(target: LOG_TARGET, "base #{} is too old: evaluating again at #{now}", run.base);
+		return Phase::Reevaluating { run, job };
+	}
+	let mut updates = Vec::with_capacity(run.units.len());
+	for (parent, payload) in run.parents.iter().zip(&run.payloads) {
+		let Some(nonce) =
+			<T as pallet_pol::Config>::Dag::solve_child_nonce(&me.id, parent, payload)
+		else {
+			log::warn!(target: LOG_TARGET, "no PoW nonce found for a child block");
+			return Phase::Idle;
+		};
+		updates.push(UnitUpdate { parent: *parent, payload_root: *payload, nonce });
+	}
+	let (Ok(units), Ok(datasets)) =
+		(BoundedVec::try_from(updates), BoundedVec::try_from(run.datasets.clone()))
 	else {
-		log::warn!(target: LOG_TARGET, "no PoW nonce found for the child block");
 		return Phase::Idle;
 	};
-	let Ok(datasets) = BoundedVec::try_from(run.datasets.clone()) else { return Phase::Idle };
 	let input = ClaimInput {
-		parent: run.parent,
-		payload_root: run.payload,
+		units,
+		base: run.base,
 		manifest_root: run.manifest,
 		datasets,
 		params: run.params,
 		claimed_loss: run.loss,
-		nonce,
 	};
 	let bond = <T as pallet_pol::Config>::MinBond::get();
 	blyan_worker::send::<T, <T as pallet_pol::Config>::AuthorityId, _>(
 		LOG_TARGET,
 		me,
-		&alloc::format!("claim (loss {} nano-nats/byte)", run.loss),
+		&alloc::format!(
+			"claim on {} (loss {} nano-nats/byte at #{})",
+			describe(&run.units),
+			run.loss,
+			run.base
+		),
 		pallet_pol::Call::<T>::submit_claim { input, bond },
 	);
 	Phase::Claiming { run, sent_at: now }
@@ -407,11 +499,11 @@ fn publish<T: Config>(
 	Ok(sent)
 }
 
-/// The newest claim of `trainer` with candidate payload `payload`.
-fn find_claim<T: Config>(trainer: &T::AccountId, payload: &Hash) -> Option<ClaimId> {
+/// The newest claim of `trainer` on the run with PoDL manifest `manifest`.
+fn find_claim<T: Config>(trainer: &T::AccountId, manifest: &Hash) -> Option<ClaimId> {
 	let next = pallet_pol::NextClaimId::<T>::get();
 	(next.saturating_sub(SCAN_CLAIMS)..next).rev().find(|id| {
 		pallet_pol::Claims::<T>::get(id)
-			.is_some_and(|c| c.trainer == *trainer && c.input.payload_root == *payload)
+			.is_some_and(|c| c.trainer == *trainer && c.input.manifest_root == *manifest)
 	})
 }

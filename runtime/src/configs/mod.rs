@@ -312,6 +312,8 @@ pub const MAX_CLAIM_SEGMENTS: u32 = 32;
 pub const MAX_CLAIM_STEPS: u32 = 4_096;
 /// Most datasets a claim may name.
 pub const MAX_CLAIM_DATASETS: u32 = 64;
+/// Most units a claim may update.
+pub const MAX_CLAIM_UNITS: u32 = 64;
 
 parameter_types! {
 	/// Smallest claim bond: 100 BLY. With the whole bond slashed and r = 2 of at most 32
@@ -379,6 +381,12 @@ impl pallet_pol::Config for Runtime {
 	type MaxDatasets = ConstU32<MAX_CLAIM_DATASETS>;
 	/// As pallet-param-dag's `MaxNameLen`.
 	type MaxUnitNameLen = ConstU32<32>;
+	/// 64 units: the whole dev model (37 units) in one claim.
+	type MaxUnitsPerClaim = ConstU32<MAX_CLAIM_UNITS>;
+	/// A claim's base block may be up to 100 blocks old (10 min at 6 s blocks, 200 s with
+	/// fast-runtime): time for the trainer to evaluate its candidate in the current model,
+	/// publish it and claim (docs/pol.md, "What a candidate is evaluated against").
+	type MaxBaseAge = ConstU32<100>;
 	/// At most one report per Aura authority.
 	type MaxValidators = ConstU32<MAX_AUTHORITIES>;
 	type MaxClaimsPerBlock = ConstU32<16>;
@@ -640,16 +648,23 @@ impl pallet_trainer::TrainingData for TrainerInputs {
 }
 
 impl pallet_trainer::TrainableUnits for TrainerInputs {
-	/// `layer{l}.expert{e}` of the latest spec, layer by layer.
-	fn experts() -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
+	/// Every unit of the latest spec in canonical order (`blyan_primitives::UnitName::all`),
+	/// with its accepted block's payload size.
+	fn units() -> alloc::vec::Vec<(alloc::vec::Vec<u8>, u64)> {
 		let Some(spec) = latest_spec() else { return alloc::vec::Vec::new() };
-		let mut units = alloc::vec::Vec::new();
-		for layer in 0..spec.config.num_hidden_layers {
-			for expert in 0..spec.config.num_local_experts {
-				units.push(alloc::format!("layer{layer}.expert{expert}").into_bytes());
-			}
-		}
-		units
+		blyan_primitives::UnitName::all(
+			spec.config.num_hidden_layers,
+			spec.config.num_local_experts,
+		)
+		.iter()
+		.map(|u| {
+			let name = u.to_bytes();
+			let size = crate::ParamDag::accepted(&name)
+				.and_then(pallet_param_dag::Blocks::<Runtime>::get)
+				.map_or(0, |b| b.payload_size);
+			(name, size)
+		})
+		.collect()
 	}
 }
 
@@ -659,6 +674,10 @@ impl pallet_trainer::Config for Runtime {
 	/// 300 steps of 16 × 64 bytes: about 45 s on two cores for one expert of the dev model,
 	/// and about 6 % lower validation loss from genesis (docs/engine.md).
 	type Steps = ConstU32<300>;
+	/// 2 MiB of unit payloads per claim: on the dev model the backbone with a router and an
+	/// expert, or five experts (pallet_trainer::schedule). Its three challenged checkpoints
+	/// (≈ 6 MiB each) fit the default 20 MiB transaction pool and two blocks.
+	type MaxClaimPayloadBytes = ConstU64<{ 2 * 1024 * 1024 }>;
 	/// K = 10: 30 segments; a validator replays r = 2 of them, 20 steps.
 	type CheckpointEvery = ConstU32<10>;
 	/// 16 rows …
