@@ -81,13 +81,12 @@ pub fn unit_len_bound(cfg: &blyan_moe::Config, unit: UnitId) -> u64 {
 }
 
 /// The model `parent` with each unit of `units` replaced by its candidate payload, checked
-/// against `cfg` and against the payload sizes in `chain` at `at`: `Err(why)` when a unit is
+/// against `cfg` and against the payload sizes in `chain` at its best block: `Err(why)` when a unit is
 /// named twice, is not a unit of the model, or its payload is larger than a unit can be (such
 /// a candidate set has loss [`UNDECODABLE_LOSS`]); a payload that is not in the content store
 /// is an error of the outer result (the validator abstains).
 pub fn merged_candidate(
 	chain: &dyn ChainView,
-	at: H256,
 	cfg: &blyan_moe::Config,
 	parent: &ModelIndex,
 	units: &[UnitPayload],
@@ -103,7 +102,8 @@ pub fn merged_candidate(
 			return Ok(Err(format!("{unit} is named twice")));
 		}
 		let bound = unit_len_bound(cfg, unit_id);
-		let len = chain.payload_len(at, candidate)?;
+		// Read at the best block: the candidates are published after the base block.
+		let len = chain.payload_len(chain.best(), candidate)?;
 		if len > bound {
 			return Ok(Err(format!(
 				"candidate {unit} of {len} bytes is larger than a unit ({bound})"
@@ -143,12 +143,16 @@ pub fn evaluate_claim(
 			cfg.max_position_embeddings,
 		),
 	)?;
-	let store = ChainStore { chain, at };
+	// The model and the spec are those of block `at` (the claim's base), but the payloads are
+	// read at the best block: a trainer publishes its candidates after the block it measured
+	// in, and payloads are content-addressed (every byte is checked against its root), so the
+	// block they are read at changes nothing but whether they are there yet.
+	let store = ChainStore { chain, at: chain.best() };
 	let parent_loss = cache
 		.loss(&parent, &store, &text_root, &text, ctx, &|d, t| (d as u32, (2 * t) as u32))
 		.map_err(|e| format!("evaluate parent: {e}"))?;
 
-	let candidate_loss = match merged_candidate(chain, at, &cfg, &parent, units)? {
+	let candidate_loss = match merged_candidate(chain, &cfg, &parent, units)? {
 		Err(why) => {
 			log::info!(target: super::LOG_TARGET, "candidate refused: {why}");
 			UNDECODABLE_LOSS

@@ -31,18 +31,25 @@ struct MemChain {
 	store: MemStore,
 	index: ModelIndex,
 	datasets: Vec<DatasetInfo>,
+	/// Payloads published after block #0: readable at the best block (#1) only.
+	late: std::sync::Mutex<BTreeSet<Hash>>,
 }
 
 impl ChainView for MemChain {
 	fn best(&self) -> H256 {
-		H256::repeat_byte(1)
+		H256::repeat_byte(2)
 	}
 	fn hash_of(&self, number: u32) -> Result<H256, String> {
-		(number == 0)
-			.then_some(H256::repeat_byte(1))
-			.ok_or_else(|| format!("no block #{number}"))
+		match number {
+			0 => Ok(H256::repeat_byte(1)),
+			1 => Ok(H256::repeat_byte(2)),
+			_ => Err(format!("no block #{number}")),
+		}
 	}
-	fn payload(&self, _at: H256, root: &Hash) -> Result<Vec<u8>, String> {
+	fn payload(&self, at: H256, root: &Hash) -> Result<Vec<u8>, String> {
+		if at != self.best() && self.late.lock().unwrap().contains(root) {
+			return Err(format!("payload {} is not published at {at:?}", hex::encode(root)));
+		}
 		self.store.fetch(root).map(|p| p.to_vec()).map_err(|e| e.to_string())
 	}
 	fn payload_len(&self, at: H256, root: &Hash) -> Result<u64, String> {
@@ -88,7 +95,7 @@ fn chain() -> MemChain {
 		let content_root = Dataset::from_text(name, &text).unwrap().content_root();
 		datasets.push(DatasetInfo { name: name.into(), content_root, text: text_root });
 	}
-	MemChain { store, index, datasets }
+	MemChain { store, index, datasets, late: Default::default() }
 }
 
 /// A candidate with other weights (seed 43) for `UNIT`, stored; its root.
@@ -794,4 +801,18 @@ fn a_training_job_trains_a_unit_set_and_names_each_payload() {
 		params: params(),
 	};
 	assert!(matches!(wait(&service, &service.submit(twice)), JobStatus::Failed(_)));
+}
+
+/// The candidates of a claim are published after its base block: the evaluation at the base
+/// block reads them at the best block (they are content-addressed) instead of abstaining.
+#[test]
+fn candidates_published_after_the_base_block_are_evaluated() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	c.late.lock().unwrap().insert(cand);
+	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = run(c, eval_job(0, UNIT, cand))
+	else {
+		panic!("the evaluation at the base block failed")
+	};
+	assert!(parent > 0 && candidate != blyan_primitives::pol::UNDECODABLE_LOSS);
 }
