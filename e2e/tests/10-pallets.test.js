@@ -211,7 +211,7 @@ test('pol: bad claims fail; a claim is challenged, committed and revealed by the
   const update = (who = n.bob) => ({ parent: parentId, payloadRoot: u8aToHex(root), nonce: nonceOf(who) });
   const input = (datasets, p = params, who = n.bob) => ({
     units: [update(who)], base, manifestRoot: u8aToHex(root), datasets,
-    params: p, claimedLoss: 4_900_000_000n,
+    params: p, claimedLoss: 4_900_000_000n, evalRoot: u8aToHex(root),
   });
   const all = [{ dataset: trainingDataset, ratioPpm: 1_000_000 }];
   const bond = api.consts.pol.minBond.toBigInt();
@@ -249,8 +249,10 @@ test('pol: bad claims fail; a claim is challenged, committed and revealed by the
     if (claim.stage.isEvaluating) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  assert.equal(claim.segments.length, 2);
+  assert.equal(claim.segments.length, api.consts.pol.replaySegments.toNumber());
   assert.ok(claim.segments.every((s) => s.toNumber() < 30));
+  // The seed the validators draw the checked evaluation windows from is on chain.
+  assert.notEqual(u8aToHex(claim.seed), u8aToHex(new Uint8Array(32)));
   const notValidator = await submit(api, api.tx.pol.commitReport(id, commitment), n.bob);
   assert.equal(notValidator.dispatchError?.name, 'NotValidator');
   const reveal = () => api.tx.pol.revealReport(id, { ...report, replayDigest: u8aToHex(report.replayDigest) }, u8aToHex(salt));

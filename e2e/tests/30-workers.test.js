@@ -128,6 +128,7 @@ test('the validator\'s worker commits and reveals a report on a claim whose mani
     datasets: [{ dataset: approved, ratioPpm: 1_000_000 }],
     params: { seed: 1, steps: 80, checkpointEvery: 10, batchSize: 16, seqLen: 64 },
     claimedLoss: 3_000_000_000n,
+    evalRoot: u8aToHex(manifest),
   };
   const before = (await api.query.system.account(n.bob.address)).data;
   const ok = await submit(api, api.tx.pol.submitClaim(input, bond), n.bob);

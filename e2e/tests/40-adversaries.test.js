@@ -1,12 +1,13 @@
-// Adversaries on a local network (`--chain local`, ten processes on loopback):
+// Adversaries on a local network (`--chain local`, twelve processes on loopback):
 // - Alice and Bob: honest validators;
 // - Charlie: a validator whose node runs no workers; this test signs as Charlie and cheats:
 //   it commits a fabricated approval of every cheating claim (a minority trying to accept),
 //   and copies Alice's commitment and then her reveal on the honest claim (a lazy copier);
-// - seven trainers on the test binary with the cheating engine (`--features adversary`):
+// - seven cheating trainers on the test binary with the cheating engine (`--features adversary`):
 //   forge-checkpoint, misname-datasets, inflate-claim (the three of issue #4), unbound-result
 //   (the result is not the last checkpoint: tuned on the validation set), understate-segments
 //   (the claim states one segment), bomb-manifest (the manifest asks for 2^28 × 2^20 batches),
+//   understate-windows (its evaluation record states every window's loss 5 % low),
 //   and two honest trainers on disjoint unit sets: one claims layer0's router and expert 0 in
 //   one claim (the cheats train that expert alone), the other layer1's experts 0 and 1;
 // - a thief (no node) that claims the honest trainer's payload and manifest as its own.
@@ -44,6 +45,7 @@ const TRAINERS = [
   ['unbound', 'unbound-result', '//Dave//stash', 40],
   ['understate', 'understate-segments', '//Eve//stash', 40],
   ['bomb', 'bomb-manifest', '//Ferdie//stash', 40],
+  ['windows', 'understate-windows', '//Dave//windows', 40],
   ['honest', null, '//Alice//stash', 150],
   ['honest2', null, '//Charlie//stash', 150],
 ];
@@ -57,6 +59,7 @@ const EXPECTED = {
   unbound: 'replayFailed:Unbound',
   understate: 'replayFailed:Unbound',
   bomb: 'replayFailed:Unbound',
+  windows: 'replayFailed:EvaluationMismatch',
   thief: 'replayFailed:Unbound',
   honest: 'accepted',
   honest2: 'accepted',
@@ -92,7 +95,7 @@ before(async () => {
     // The cheats compete with the first honest claim on one unit; the second is disjoint.
     const args = [...local, ...peers, '--offchain-worker', 'always', '--train-steps', String(steps),
       '--trainer-units', UNITS[name] ?? 'layer0.expert0', ...(cheat ? ['--adversary', cheat] : [])];
-    // One engine thread each: seven trainers on two cores would otherwise spin against
+    // One engine thread each: nine trainers on two cores would otherwise spin against
     // each other (and against the validators).
     nodes[name] = await startNode(args, { binary: adversaryBinary(), env: { RAYON_NUM_THREADS: '1' } });
   }
@@ -124,6 +127,9 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
   const [alice, bob, charlie] = ['//Alice', '//Bob', '//Charlie'].map((u) => k.addFromUri(u));
   const thief = k.addFromUri('//Bob//stash');
   const send = sender(api, log);
+  // The lying-record trainer's key is no endowed dev account: Alice funds its bond.
+  const windowsKey = k.addFromUri('//Dave//windows');
+  await send(api.tx.balances.transferKeepAlive(windowsKey.address, 1_000n * 10n ** 12n), alice);
   const list = JSON.parse(readFileSync(join(dir, 'datasets.json'), 'utf8')).datasets.filter((d) => TOPICS.includes(d.name));
   const ids = await submitDatasets(api, send, dir, list, [bob]);
   assert.equal(ids.length, TOPICS.length);
@@ -134,7 +140,7 @@ test('cheating trainers, a colluding validator, a copier and a thief all fail; t
   const someParent = (await api.rpc.blyan.acceptedBlock('layer0.expert0')).unwrap();
   const refused = {
     units: [{ parent: someParent, payloadRoot: someParent, nonce: 0 }], base: (await best()) - 1,
-    manifestRoot: someParent, claimedLoss: 1n,
+    manifestRoot: someParent, claimedLoss: 1n, evalRoot: someParent,
     datasets: [{ dataset: 0, ratioPpm: 1_000_000 }],
     params: { seed: 1, steps: 40, checkpointEvery: 10, batchSize: 16, seqLen: 64 },
   };

@@ -91,14 +91,23 @@ pub type UnitPayload = (Vec<u8>, Hash);
 pub enum Job {
 	/// Validation loss of the model accepted at `at` (every unit's `ParamIndex` entry) and of
 	/// the same model with each unit of `units` replaced by its candidate payload, on the
-	/// validation dataset of the latest model spec at `at`. A candidate set in which one
-	/// payload does not decode as its unit (or a unit is named twice or does not exist) has
-	/// loss [`blyan_primitives::pol::UNDECODABLE_LOSS`]. Output: [`JobOutput::Losses`].
+	/// validation dataset of the latest model spec at `at`, window by window
+	/// (`blyan_moe::eval`). A candidate set in which one payload does not decode as its unit
+	/// (or a unit is named twice or does not exist) has loss
+	/// [`blyan_primitives::pol::UNDECODABLE_LOSS`]. Output: [`JobOutput::Losses`].
+	///
+	/// Without `check` (a trainer) every window of both models is evaluated and the
+	/// evaluation record is kept in the engine's output store, for publishing. With `check`
+	/// (a validator) the trainer's record is read from the content store and only the windows
+	/// drawn from the claim's seed are evaluated and compared with it (docs/pol.md
+	/// "Verification by sampled windows").
 	EvaluateClaim {
 		/// Block whose state pins the parent model (a claim's base block).
 		at: u32,
 		/// The updated units and their candidate payloads (in the content store).
 		units: Vec<UnitPayload>,
+		/// The trainer's record to check, for a validator.
+		check: Option<EvalCheck>,
 	},
 	/// Checks that the PoDL manifest with payload root `manifest` is bound to the claim —
 	/// within `limits`, naming `trainer`, training exactly the units of `units` from their
@@ -166,15 +175,35 @@ pub enum Job {
 	},
 }
 
+/// A claim's evaluation record and what draws its checked windows
+/// ([`blyan_primitives::pol::challenge_eval_batches`]).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+pub struct EvalCheck {
+	/// Payload root of the trainer's evaluation record (`ClaimInput::eval_root`).
+	pub record: Hash,
+	/// The claim's challenge seed (`Claim::seed`).
+	pub seed: Hash,
+	/// The claim's id.
+	pub claim: u64,
+}
+
 /// What a finished job produced.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub enum JobOutput {
 	/// Output of [`Job::EvaluateClaim`].
 	Losses {
-		/// Parent model's validation loss.
+		/// Parent model's validation loss (for a validator, the record's; 0 unless `verdict`
+		/// is `Match`).
 		parent: NanoNatsPerByte,
-		/// Candidate model's validation loss.
+		/// Candidate model's validation loss (likewise).
 		candidate: NanoNatsPerByte,
+		/// Payload root of the evaluation record: the one kept for publishing (a trainer) or
+		/// the one checked (a validator).
+		record: Hash,
+		/// `Match` when the record was made here or its checked windows agree;
+		/// `EvaluationMismatch` when it does not fit the validation set or a checked window
+		/// differs; `Unavailable` when it is not in the content store.
+		verdict: ReplayVerdict,
 	},
 	/// Output of [`Job::ReplayClaim`].
 	Replay {
@@ -200,6 +229,8 @@ pub enum JobOutput {
 		parent_loss: NanoNatsPerByte,
 		/// The trained model's validation loss, as a claim states it.
 		loss: NanoNatsPerByte,
+		/// Payload root of the evaluation record of both losses (kept with the run's outputs).
+		record: Hash,
 		/// Checkpoint payload roots: index 0 before training, index i after segment i − 1.
 		/// Replaying segment s needs checkpoint s in the content store.
 		checkpoints: Vec<Hash>,
@@ -324,9 +355,12 @@ mod tests {
 		}
 		fn status(&self, id: &JobId) -> JobStatus {
 			match self.jobs.lock().unwrap().get(id) {
-				Some(Job::EvaluateClaim { .. }) => {
-					JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
-				},
+				Some(Job::EvaluateClaim { .. }) => JobStatus::Done(JobOutput::Losses {
+					parent: 2,
+					candidate: 1,
+					record: [4; 32],
+					verdict: ReplayVerdict::Match,
+				}),
 				Some(_) => JobStatus::Queued,
 				None => JobStatus::Unknown,
 			}
@@ -337,7 +371,11 @@ mod tests {
 	}
 
 	fn eval_job() -> Job {
-		Job::EvaluateClaim { at: 7, units: vec![(b"layer0.expert1".to_vec(), [9; 32])] }
+		Job::EvaluateClaim {
+			at: 7,
+			units: vec![(b"layer0.expert1".to_vec(), [9; 32])],
+			check: None,
+		}
 	}
 
 	#[test]
@@ -359,7 +397,12 @@ mod tests {
 			assert_eq!(blyan_engine::submit(eval_job()), Some(id), "idempotent");
 			assert_eq!(
 				blyan_engine::status(id),
-				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 })
+				JobStatus::Done(JobOutput::Losses {
+					parent: 2,
+					candidate: 1,
+					record: [4; 32],
+					verdict: ReplayVerdict::Match
+				})
 			);
 			assert_eq!(blyan_engine::status([3; 32]), JobStatus::Unknown);
 			let other = Job::AuditDataset { at: 1, dataset: 4 };
@@ -386,7 +429,12 @@ mod tests {
 			assert_eq!(job_status(eval_job()), JobStatus::Queued, "queued on first sight");
 			assert_eq!(
 				job_status(eval_job()),
-				JobStatus::Done(JobOutput::Losses { parent: 2, candidate: 1 }),
+				JobStatus::Done(JobOutput::Losses {
+					parent: 2,
+					candidate: 1,
+					record: [4; 32],
+					verdict: ReplayVerdict::Match
+				}),
 				"then polled"
 			);
 		});
@@ -399,20 +447,34 @@ mod tests {
 		let b = job_id(&Job::EvaluateClaim {
 			at: 8,
 			units: vec![(b"layer0.expert1".to_vec(), [9; 32])],
+			check: None,
 		});
 		let c = job_id(&Job::EvaluateClaim {
 			at: 7,
 			units: vec![(b"layer0.expert2".to_vec(), [9; 32])],
+			check: None,
 		});
 		let d = job_id(&Job::EvaluateClaim {
 			at: 7,
 			units: vec![(b"layer0.expert1".to_vec(), [8; 32])],
+			check: None,
 		});
 		let e = job_id(&Job::EvaluateClaim {
 			at: 7,
 			units: vec![(b"layer0.expert1".to_vec(), [9; 32]), (b"backbone".to_vec(), [9; 32])],
+			check: None,
 		});
-		let ids = [a, b, c, d, e];
+		let f = job_id(&Job::EvaluateClaim {
+			at: 7,
+			units: vec![(b"layer0.expert1".to_vec(), [9; 32])],
+			check: Some(EvalCheck { record: [1; 32], seed: [2; 32], claim: 3 }),
+		});
+		let g = job_id(&Job::EvaluateClaim {
+			at: 7,
+			units: vec![(b"layer0.expert1".to_vec(), [9; 32])],
+			check: Some(EvalCheck { record: [1; 32], seed: [2; 32], claim: 4 }),
+		});
+		let ids = [a, b, c, d, e, f, g];
 		for (i, x) in ids.iter().enumerate() {
 			assert!(ids[..i].iter().all(|y| y != x), "job {i} shares an id");
 		}

@@ -615,7 +615,8 @@ impl Fuzzer {
 						first.ratio_ppm += PPM - sum;
 					}
 				}
-				let min: Balance = 100 * UNITS;
+				let min: Balance =
+					<blyan_runtime::configs::MinClaimBond as frame_support::traits::Get<Balance>>::get();
 				let bond =
 					if self.chance(85) { min + self.below(2) as Balance * UNITS } else { min - 1 };
 				let input = pallet_pol::ClaimInput {
@@ -625,6 +626,7 @@ impl Fuzzer {
 					datasets: BoundedVec::truncate_from(shares),
 					params: self.params(),
 					claimed_loss: [4_900_000_000, 4_990_000_000, 1][self.below(3) as usize],
+					eval_root: self.payload_or_random(),
 				};
 				("pol.submit_claim", o, RuntimeCall::Pol(Pc::submit_claim { input, bond }))
 			},

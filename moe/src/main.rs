@@ -84,6 +84,14 @@ enum Cmd {
 		/// Windows per forward pass.
 		#[arg(long, default_value_t = blyan_moe::eval::DEFAULT_EVAL_BATCH)]
 		batch_size: usize,
+		/// Evaluate only the windows a validator checks of a claim's evaluation record:
+		/// ⌈windows / 32⌉, drawn from this seed (64 hex digits) for claim 0 as the chain does
+		/// (docs/pol.md "Verification by sampled windows"). Prints their total.
+		#[arg(long)]
+		check_windows: Option<String>,
+		/// Also write every window's loss, nano-nats, one per line, to this file.
+		#[arg(long)]
+		windows_out: Option<PathBuf>,
 	},
 	/// Re-execute training segments from a manifest and check they reproduce its hashes.
 	Replay {
@@ -317,17 +325,60 @@ fn run(cli: Cli) -> Result<()> {
 				);
 			}
 		},
-		Cmd::Eval { model, data, seq_len, batch_size } => {
+		Cmd::Eval { model, data, seq_len, batch_size, check_windows, windows_out } => {
 			let index = ModelIndex::read(&model).context("model")?;
 			let datasets = load_data(&data)?;
 			let val = validation_text(&datasets, data.validation_permille);
-			let r = eval_model(
-				&index,
-				&store,
-				&val,
-				seq_len.unwrap_or(index.config.max_position_embeddings),
-				batch_size,
-			)?;
+			let seq_len = seq_len.unwrap_or(index.config.max_position_embeddings);
+			if let Some(seed) = check_windows {
+				let seed = parse_hash("--check-windows", &seed).context("seed")?;
+				let n = blyan_moe::eval::windows(&val, seq_len).len();
+				let b = blyan_moe::eval::record_batches(n) as u32;
+				let select = blyan_moe::eval::batch_windows(
+					&blyan_primitives::pol::challenge_eval_batches(&seed, 0, b),
+					n,
+				);
+				let losses = blyan_moe::eval::evaluate_index_windows(
+					&index,
+					&store,
+					&val,
+					seq_len,
+					batch_size,
+					&select,
+					&mut |_, _| Ok(()),
+				)
+				.context("evaluate")?;
+				println!(
+					"checked {} of {n} windows: {} nano-nats",
+					select.len(),
+					losses.iter().sum::<u64>()
+				);
+				return Ok(());
+			}
+			let r = match windows_out {
+				None => eval_model(&index, &store, &val, seq_len, batch_size)?,
+				Some(out) => {
+					let n = blyan_moe::eval::windows(&val, seq_len).len() as u32;
+					let all: Vec<u32> = (0..n).collect();
+					let losses = blyan_moe::eval::evaluate_index_windows(
+						&index,
+						&store,
+						&val,
+						seq_len,
+						batch_size,
+						&all,
+						&mut |_, _| Ok(()),
+					)
+					.context("evaluate")?;
+					let lines: String = losses.iter().map(|l| format!("{l}\n")).collect();
+					std::fs::write(&out, lines).context("writing --windows-out")?;
+					let bytes = blyan_moe::eval::windows(&val, seq_len)
+						.iter()
+						.map(|w| (w.len() - 1) as u64)
+						.sum();
+					EvalReport::of_windows(&losses, bytes)
+				},
+			};
 			println!(
 				"nats/byte {:.6}  bits/byte {:.6}  bytes {}",
 				r.nats_per_byte, r.bits_per_byte, r.bytes

@@ -261,8 +261,14 @@ pub enum ReplayVerdict {
 	/// or not the trained tensors of its last checkpoint.
 	Unbound,
 	/// The manifest or a needed checkpoint was not in the content store when the validator
-	/// replayed (the trainer publishes them after the challenge).
+	/// replayed (the trainer publishes them after the challenge), or the claim's evaluation
+	/// record was not when it evaluated.
 	Unavailable,
+	/// The claim's evaluation record (`ClaimInput::eval_root`) is not one of the validation
+	/// set's windows, or one of the windows drawn for checking
+	/// ([`challenge_eval_batches`]) differs from the validator's own loss of that window for the
+	/// base model or the candidate (docs/pol.md "Verification by sampled windows").
+	EvaluationMismatch,
 }
 
 /// A validator's evaluation of one claim (SPEC "Proof-of-Learning"). Honest validators compute
@@ -331,9 +337,44 @@ const CHALLENGE_DOMAIN: &[u8] = b"blyan/pol/challenge/v1";
 /// `domain ‖ seed ‖ claim (u64 LE) ‖ segments (u32 LE)`, with rejection sampling (no modulo
 /// bias). At most `r` entries are held; nothing scales with `segments`.
 pub fn challenge_segments(seed: &Hash, claim: ClaimId, segments: u32, r: u32) -> Vec<u32> {
+	draw_distinct(CHALLENGE_DOMAIN, seed, claim, segments, r)
+}
+
+/// Domain separator of the draw of checked evaluation windows.
+const WINDOWS_DOMAIN: &[u8] = b"blyan/pol/eval-windows/v1";
+
+/// Validators recompute one in `EVAL_CHECK_DIVISOR` evaluation batches of a claim's
+/// evaluation record (docs/pol.md "Verification by sampled windows"): a record with one false
+/// batch passes with probability at most `1 − 1/EVAL_CHECK_DIVISOR`, which
+/// [`window_lie_never_pays`] prices.
+pub const EVAL_CHECK_DIVISOR: u32 = 32;
+
+/// The evaluation batches validators recompute for claim `claim` whose record has `batches`
+/// batches of windows: `⌈batches / EVAL_CHECK_DIVISOR⌉` distinct indices in `0..batches`,
+/// ascending, drawn from the claim's challenge `seed` like [`challenge_segments`] (another
+/// domain). Holds and draws `O(batches / 32)` entries with `O((batches / 32)²)` comparisons:
+/// off-chain only.
+pub fn challenge_eval_batches(seed: &Hash, claim: ClaimId, batches: u32) -> Vec<u32> {
+	draw_distinct(WINDOWS_DOMAIN, seed, claim, batches, batches.div_ceil(EVAL_CHECK_DIVISOR))
+}
+
+/// Whether lying about any number of windows of an evaluation record has a negative expected
+/// value for a trainer when a caught claim loses `slash` and a passing one earns at most
+/// `gain` (planck): a false window lies in one of `b` batches, which is among the `⌈b / 32⌉`
+/// checked with probability `q ≥ 1/32` (equality when 32 divides `b`); more false batches only
+/// raise `q`, so the condition is `(1 − 1/32) · gain < slash / 32` — that of one forged segment
+/// in 32 with one replayed ([`forgery_never_pays`]`(EVAL_CHECK_DIVISOR, 1, ..)`).
+pub fn window_lie_never_pays(slash: u128, gain: u128) -> bool {
+	forgery_never_pays(EVAL_CHECK_DIVISOR, 1, slash, gain)
+}
+
+/// `min(want, n)` distinct indices in `0..n`, ascending, uniform over subsets: Floyd's
+/// algorithm over rejection-sampled integers from the blake3 XOF of
+/// `domain ‖ seed ‖ claim (u64 LE) ‖ n (u32 LE)`.
+fn draw_distinct(domain: &[u8], seed: &Hash, claim: ClaimId, segments: u32, r: u32) -> Vec<u32> {
 	let want = r.min(segments);
 	let mut h = blake3::Hasher::new();
-	h.update(CHALLENGE_DOMAIN);
+	h.update(domain);
 	h.update(seed);
 	h.update(&claim.to_le_bytes());
 	h.update(&segments.to_le_bytes());
@@ -539,6 +580,45 @@ mod tests {
 		assert!(forgery_never_pays(32, 2, 100 * bly, 6 * bly));
 		assert!(!forgery_never_pays(32, 2, 50 * bly, 6 * bly));
 		assert!(forgery_never_pays(32, 2, u128::MAX / 2, 6 * bly));
+	}
+
+	#[test]
+	fn checked_batches_are_one_in_32_distinct_and_apart_from_the_segments() {
+		let seed = [9u8; 32];
+		for n in [0u32, 1, 31, 32, 33, 64, 1_000, 1_970] {
+			let w = challenge_eval_batches(&seed, 5, n);
+			assert_eq!(w.len() as u32, n.div_ceil(EVAL_CHECK_DIVISOR));
+			assert!(w.windows(2).all(|p| p[0] < p[1]) && w.iter().all(|i| *i < n), "{w:?}");
+		}
+		// Another domain than the segment draw: the same seed gives other indices.
+		assert_ne!(
+			challenge_eval_batches(&seed, 5, 1_000),
+			challenge_segments(&seed, 5, 1_000, 32)
+		);
+		assert_ne!(
+			challenge_eval_batches(&seed, 5, 1_000),
+			challenge_eval_batches(&seed, 6, 1_000)
+		);
+		// A lie in one batch of 64 is caught by 2 checked of 64: probability 1/32.
+		let caught = (0u32..6_400)
+			.filter(|i| {
+				let mut s = [0u8; 32];
+				s[..4].copy_from_slice(&i.to_le_bytes());
+				challenge_eval_batches(&s, 0, 64).contains(&17)
+			})
+			.count();
+		// 200 expected, σ ≈ 14: ± 5σ.
+		assert!((130..=270).contains(&caught), "{caught}");
+	}
+
+	#[test]
+	fn a_window_lie_pays_only_when_the_slash_is_below_31_gains() {
+		// (31/32) · gain < slash / 32  ⇔  slash > 31 · gain.
+		assert!(window_lie_never_pays(311, 10));
+		assert!(!window_lie_never_pays(310, 10));
+		let bly = 1_000_000_000_000u128;
+		assert!(window_lie_never_pays(200 * bly, 6 * bly));
+		assert!(!window_lie_never_pays(180 * bly, 6 * bly));
 	}
 
 	#[test]

@@ -59,6 +59,12 @@ pub trait Adversary: Send + Sync {
 		loss
 	}
 
+	/// Alters the trainer's evaluation record before it is stored; returns whether it did
+	/// (the claim then states the altered record's totals).
+	fn tamper_record(&self, _record: &mut blyan_moe::eval::EvalRecord) -> bool {
+		false
+	}
+
 	/// The losses a validator reports, nano-nats per byte.
 	fn reported_losses(&self, parent: u64, candidate: u64) -> (u64, u64) {
 		(parent, candidate)
@@ -114,6 +120,9 @@ mod cheat {
 		BombManifest,
 		/// The validator reports a candidate loss 1 % above what it measured.
 		WrongLoss,
+		/// The trainer's evaluation record states the candidate's loss 5 % lower than measured
+		/// in every window, and its claim the record's total.
+		UnderstateWindows,
 	}
 
 	impl Adversary for Cheat {
@@ -228,9 +237,19 @@ mod cheat {
 		}
 
 		fn measures_losses(&self) -> bool {
-			// These claims fail their replay first; only the inflated claim replays and is
-			// evaluated by the validators, so it must start from a measured loss.
-			matches!(self, Cheat::InflateClaim | Cheat::WrongLoss)
+			// These claims fail their replay first; only the inflated claim and the lying record
+			// replay and are evaluated by the validators, so they start from measured losses.
+			matches!(self, Cheat::InflateClaim | Cheat::WrongLoss | Cheat::UnderstateWindows)
+		}
+
+		fn tamper_record(&self, record: &mut blyan_moe::eval::EvalRecord) -> bool {
+			if *self != Cheat::UnderstateWindows {
+				return false;
+			}
+			for (_, c) in record.windows.iter_mut() {
+				*c -= *c / 20;
+			}
+			true
 		}
 	}
 }

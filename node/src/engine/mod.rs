@@ -158,9 +158,11 @@ fn unit_list<'a>(units: impl Iterator<Item = &'a Vec<u8>>) -> String {
 
 fn describe(job: &Job) -> String {
 	match job {
-		Job::EvaluateClaim { at, units } => {
-			format!("evaluate {} at #{at}", unit_list(units.iter().map(|(u, _)| u)))
-		},
+		Job::EvaluateClaim { at, units, check } => format!(
+			"{} {} at #{at}",
+			if check.is_some() { "check the evaluation record of" } else { "evaluate" },
+			unit_list(units.iter().map(|(u, _)| u))
+		),
 		Job::ReplayClaim { at, units, segments, .. } => {
 			format!(
 				"replay {} segments {segments:?} at #{at}",
@@ -349,9 +351,16 @@ impl EngineService {
 		ctx: &mut JobCtx,
 	) -> Result<JobOutput, String> {
 		match job {
-			Job::EvaluateClaim { at, units } => {
-				evaluate::evaluate_claim(chain, &self.losses, &*self.adversary, *at, units, ctx)
-			},
+			Job::EvaluateClaim { at, units, check } => evaluate::evaluate_claim(
+				chain,
+				&self.losses,
+				&*self.adversary,
+				&self.outputs,
+				*at,
+				units,
+				check.as_ref(),
+				ctx,
+			),
 			Job::ReplayClaim { .. } => replay::replay_claim(chain, job, ctx),
 			Job::AuditDataset { at, dataset } => audit::audit_dataset(chain, *at, *dataset),
 			Job::Train { .. } => {

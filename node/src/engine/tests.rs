@@ -124,7 +124,7 @@ fn limits() -> ManifestLimits {
 
 /// The evaluation job of a one-unit claim.
 fn eval_job(at: u32, unit: &str, candidate: Hash) -> Job {
-	Job::EvaluateClaim { at, units: vec![(unit.as_bytes().to_vec(), candidate)] }
+	Job::EvaluateClaim { at, units: vec![(unit.as_bytes().to_vec(), candidate)], check: None }
 }
 
 /// Trains `UNIT` with [`params`] on datasets 1 and 2 (70 / 30 %) for [`TRAINER`], stores
@@ -249,18 +249,21 @@ fn evaluate_claim_is_queued_run_off_thread_and_deterministic() {
 	let a = EngineService::start(Arc::new(c), 1);
 	let id = a.submit(job.clone());
 	assert_eq!(id, job_id(&job));
-	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = wait(&a, &id) else {
+	let JobStatus::Done(JobOutput::Losses { parent, candidate, record, verdict }) = wait(&a, &id)
+	else {
 		panic!("unexpected status {:?}", a.status(&id));
 	};
 	// A random byte-level model scores about ln 256 ≈ 5.55 nats per byte.
 	assert!((4_000_000_000..7_000_000_000).contains(&parent), "{parent}");
 	assert_ne!(parent, candidate, "the candidate has other weights");
+	assert_eq!(verdict, ReplayVerdict::Match);
+	assert_ne!(record, [0; 32], "the trainer's evaluation record is kept");
 	// Another validator's service (2 engine threads) computes the same integers.
 	let c2 = chain();
 	other_candidate(&c2);
 	assert_eq!(
 		run_on(c2, Options { threads: 2, ..Options::default() }, job.clone()),
-		JobStatus::Done(JobOutput::Losses { parent, candidate })
+		JobStatus::Done(JobOutput::Losses { parent, candidate, record, verdict })
 	);
 	assert_eq!(a.submit(job), id, "submitting again is idempotent");
 }
@@ -270,7 +273,9 @@ fn an_undecodable_candidate_has_the_largest_loss() {
 	let c = chain();
 	let garbage = c.store.put(b"these bytes are not a safetensors unit").unwrap();
 	let job = eval_job(0, UNIT, garbage);
-	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = run(c, job) else { panic!() };
+	let JobStatus::Done(JobOutput::Losses { parent, candidate, .. }) = run(c, job) else {
+		panic!()
+	};
 	assert!(parent > 0);
 	assert_eq!(candidate, blyan_primitives::pol::UNDECODABLE_LOSS);
 }
@@ -588,6 +593,7 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 		params: p,
 		parent_loss,
 		loss,
+		record,
 		checkpoints,
 	}) = wait(&service, &service.submit(train_job()))
 	else {
@@ -605,11 +611,22 @@ fn a_training_job_claims_the_loss_validators_measure_and_replays_once_published(
 	drop(service);
 	let service = EngineService::start_with(c.clone(), options());
 	publish(&service, &c, &payload);
-	let eval = eval_job(0, UNIT, payload);
+	// A validator checks the published evaluation record at the windows drawn from the seed.
+	publish(&service, &c, &record);
+	let check = blyan_engine_interface::EvalCheck { record, seed: [3; 32], claim: 1 };
+	let eval = with(eval_job(0, UNIT, payload), |j| {
+		let Job::EvaluateClaim { check: c, .. } = j else { unreachable!() };
+		*c = Some(check);
+	});
 	assert_eq!(
 		wait(&service, &service.submit(eval)),
-		JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss }),
-		"validators measure exactly the claimed loss"
+		JobStatus::Done(JobOutput::Losses {
+			parent: parent_loss,
+			candidate: loss,
+			record,
+			verdict: ReplayVerdict::Match
+		}),
+		"validators reproduce exactly the claimed loss"
 	);
 	// The replay of segment 1 matches once the manifest, checkpoint 1 and the last checkpoint
 	// are published.
@@ -669,11 +686,13 @@ fn a_claim_over_two_units_replays_and_is_evaluated_with_both_merged() {
 	// model, and differs from either unit alone.
 	let c = chain();
 	let (_, results) = trained_units(&c, &c.index, &two_units(), |_| {});
-	let losses =
-		|c: MemChain, units: Vec<UnitPayload>| match run(c, Job::EvaluateClaim { at: 0, units }) {
-			JobStatus::Done(JobOutput::Losses { parent, candidate }) => (parent, candidate),
-			other => panic!("{other:?}"),
-		};
+	let losses = |c: MemChain, units: Vec<UnitPayload>| match run(
+		c,
+		Job::EvaluateClaim { at: 0, units, check: None },
+	) {
+		JobStatus::Done(JobOutput::Losses { parent, candidate, .. }) => (parent, candidate),
+		other => panic!("{other:?}"),
+	};
 	let both = losses(c, results.clone());
 	let c = chain();
 	trained_units(&c, &c.index, &two_units(), |_| {});
@@ -715,7 +734,7 @@ fn a_claim_must_name_exactly_the_trained_units() {
 	let cand = other_candidate(&c);
 	let twice = vec![(UNIT.as_bytes().to_vec(), cand), (UNIT.as_bytes().to_vec(), cand)];
 	let JobStatus::Done(JobOutput::Losses { candidate, .. }) =
-		run(c, Job::EvaluateClaim { at: 0, units: twice })
+		run(c, Job::EvaluateClaim { at: 0, units: twice, check: None })
 	else {
 		panic!()
 	};
@@ -788,10 +807,12 @@ fn a_training_job_trains_a_unit_set_and_names_each_payload() {
 	for (_, p) in &payloads {
 		publish(&service, &c, p);
 	}
-	assert_eq!(
-		wait(&service, &service.submit(Job::EvaluateClaim { at: 0, units: payloads })),
-		JobStatus::Done(JobOutput::Losses { parent: parent_loss, candidate: loss })
-	);
+	let JobStatus::Done(JobOutput::Losses { parent, candidate, .. }) =
+		wait(&service, &service.submit(Job::EvaluateClaim { at: 0, units: payloads, check: None }))
+	else {
+		panic!("the evaluation failed")
+	};
+	assert_eq!((parent, candidate), (parent_loss, loss));
 	// A unit named twice fails the job.
 	let twice = Job::Train {
 		at: 0,
@@ -810,9 +831,144 @@ fn candidates_published_after_the_base_block_are_evaluated() {
 	let c = chain();
 	let cand = other_candidate(&c);
 	c.late.lock().unwrap().insert(cand);
-	let JobStatus::Done(JobOutput::Losses { parent, candidate }) = run(c, eval_job(0, UNIT, cand))
+	let JobStatus::Done(JobOutput::Losses { parent, candidate, .. }) =
+		run(c, eval_job(0, UNIT, cand))
 	else {
 		panic!("the evaluation at the base block failed")
 	};
 	assert!(parent > 0 && candidate != blyan_primitives::pol::UNDECODABLE_LOSS);
+}
+
+/// The evaluation record an honest trainer makes for `cand` (computed here with the library,
+/// independently of the engine's job): `(record, windows, predicted bytes)`.
+fn honest_record(c: &MemChain, cand: Hash) -> (blyan_moe::eval::EvalRecord, usize, u64) {
+	let text = c.store.fetch(&c.datasets[0].text).unwrap().to_vec();
+	let seq = c.index.config.max_position_embeddings;
+	let n = blyan_moe::eval::windows(&text, seq).len();
+	let all: Vec<u32> = (0..n as u32).collect();
+	let eval = |index: &ModelIndex| {
+		blyan_moe::eval::evaluate_index_windows(
+			index,
+			&c.store,
+			&text,
+			seq,
+			blyan_moe::eval::RECORD_BATCH,
+			&all,
+			&mut |_, _| Ok(()),
+		)
+		.unwrap()
+	};
+	let mut merged = c.index.clone();
+	merged.units.insert(UNIT.into(), hex::encode(cand));
+	let record = blyan_moe::eval::EvalRecord {
+		windows: eval(&c.index).into_iter().zip(eval(&merged)).collect(),
+	};
+	(record, n, evaluate::predicted_bytes(&text, seq))
+}
+
+/// A validator's evaluation job of the record with root `record` (seed `[5; 32]`, claim 3).
+fn check_job(cand: Hash, record: Hash) -> Job {
+	let check = blyan_engine_interface::EvalCheck { record, seed: [5; 32], claim: 3 };
+	Job::EvaluateClaim { at: 0, units: vec![(UNIT.as_bytes().to_vec(), cand)], check: Some(check) }
+}
+
+fn checked_windows(n: usize) -> Vec<u32> {
+	let b = blyan_moe::eval::record_batches(n) as u32;
+	blyan_moe::eval::batch_windows(
+		&blyan_primitives::pol::challenge_eval_batches(&[5; 32], 3, b),
+		n,
+	)
+}
+
+fn losses_of(status: JobStatus) -> (u64, u64, ReplayVerdict) {
+	match status {
+		JobStatus::Done(JobOutput::Losses { parent, candidate, verdict, .. }) => {
+			(parent, candidate, verdict)
+		},
+		other => panic!("not an evaluation: {other:?}"),
+	}
+}
+
+#[test]
+fn an_honest_record_checks_and_its_totals_are_reported() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let (record, n, bytes) = honest_record(&c, cand);
+	assert!(n >= 2, "the test text has {n} windows");
+	let root = c.store.put(&record.to_bytes()).unwrap();
+	// The trainer's own job over every window gives the same losses and record.
+	let c2 = chain();
+	other_candidate(&c2);
+	let JobStatus::Done(JobOutput::Losses { parent, candidate, record: kept, .. }) =
+		run(c2, eval_job(0, UNIT, cand))
+	else {
+		panic!()
+	};
+	assert_eq!(kept, root, "the engine's record is the library's, byte for byte");
+	assert_eq!((parent, candidate), record.losses(bytes));
+	assert_eq!(losses_of(run(c, check_job(cand, root))), (parent, candidate, ReplayVerdict::Match));
+}
+
+#[test]
+fn a_false_window_that_is_checked_is_an_evaluation_mismatch() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let (record, n, _) = honest_record(&c, cand);
+	let checked = checked_windows(n);
+	// A candidate loss understated by one nano-nat, or a base loss overstated, at one checked
+	// window: caught.
+	for lie in [|w: &mut (u64, u64)| w.1 -= 1, |w: &mut (u64, u64)| w.0 += 1] {
+		let mut false_record = record.clone();
+		lie(&mut false_record.windows[checked[0] as usize]);
+		let root = c.store.put(&false_record.to_bytes()).unwrap();
+		let c2 = chain();
+		other_candidate(&c2);
+		c2.store.put(&false_record.to_bytes()).unwrap();
+		assert_eq!(
+			losses_of(run(c2, check_job(cand, root))),
+			(0, 0, ReplayVerdict::EvaluationMismatch)
+		);
+	}
+}
+
+#[test]
+fn a_false_window_that_is_not_checked_passes_with_the_records_totals() {
+	// What the sampling gives up (docs/pol.md "Verification by sampled windows"): a lie in a
+	// window that is not drawn passes, with probability at most 31/32 per claim, priced by
+	// the bond; its weight in the total is bounded by the per-byte loss cap.
+	let c = chain();
+	let cand = other_candidate(&c);
+	let (mut record, n, bytes) = honest_record(&c, cand);
+	let checked = checked_windows(n);
+	let unchecked = (0..n as u32).find(|i| !checked.contains(i)).unwrap();
+	record.windows[unchecked as usize].1 /= 2;
+	let root = c.store.put(&record.to_bytes()).unwrap();
+	let (p, l) = record.losses(bytes);
+	assert_eq!(losses_of(run(c, check_job(cand, root))), (p, l, ReplayVerdict::Match));
+}
+
+#[test]
+fn a_record_that_does_not_fit_the_validation_set_or_is_missing_is_refused() {
+	let c = chain();
+	let cand = other_candidate(&c);
+	let (record, _, _) = honest_record(&c, cand);
+	let bytes = record.to_bytes();
+	let mut short = record.clone();
+	short.windows.pop();
+	let mut magic = bytes.clone();
+	magic[3] ^= 0x20;
+	let mut long = bytes.clone();
+	long.extend_from_slice(&[0; 16]);
+	let bad: Vec<Hash> = [short.to_bytes(), magic, long, b"not a record".to_vec()]
+		.iter()
+		.map(|b| c.store.put(b).unwrap())
+		.collect();
+	let s = EngineService::start(Arc::new(c), 1);
+	for root in bad {
+		let got = losses_of(wait(&s, &s.submit(check_job(cand, root))));
+		assert_eq!(got, (0, 0, ReplayVerdict::EvaluationMismatch));
+	}
+	// Not published (the trainer's fault: it publishes the record before claiming).
+	let got = losses_of(wait(&s, &s.submit(check_job(cand, [0x5a; 32]))));
+	assert_eq!(got, (0, 0, ReplayVerdict::Unavailable));
 }

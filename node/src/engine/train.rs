@@ -14,6 +14,7 @@ use std::{
 
 use blyan_engine_interface::{Hash, Job, JobOutput};
 use blyan_moe::{
+	eval::EvalRecord,
 	optim::AdamWParams,
 	store::{parse_hash, MemStore, Payload, UnitStore},
 	train::{step_memory_bound, train, Manifest, TrainParams},
@@ -65,8 +66,9 @@ impl Outputs {
 
 	/// Keeps the run's payloads `roots` (read from `store`) and drops the payloads of runs
 	/// older than the last [`KEEP_TRAINING_RUNS`].
-	fn keep_run(&mut self, store: &MemStore, roots: Vec<Hash>) -> Result<(), String> {
-		for root in &roots {
+	/// Writes the payloads `roots` of `store` to the output store.
+	fn write(&mut self, store: &MemStore, roots: &[Hash]) -> Result<(), String> {
+		for root in roots {
 			let Ok(p) = store.fetch(root) else { continue };
 			match self.path(root) {
 				Some(path) => std::fs::write(&path, &*p)
@@ -74,6 +76,26 @@ impl Outputs {
 				None => self.mem.insert_raw(*root, p.to_vec()),
 			}
 		}
+		Ok(())
+	}
+
+	/// Keeps the payloads `roots` of `store` with the newest run's outputs (a new run when
+	/// there is none): an evaluation record made again for a run.
+	pub fn keep_with_latest_run(
+		&mut self,
+		store: &MemStore,
+		roots: Vec<Hash>,
+	) -> Result<(), String> {
+		self.write(store, &roots)?;
+		match self.runs.back_mut() {
+			Some(run) => run.extend(roots),
+			None => self.runs.push_back(roots),
+		}
+		self.save_runs()
+	}
+
+	fn keep_run(&mut self, store: &MemStore, roots: Vec<Hash>) -> Result<(), String> {
+		self.write(store, &roots)?;
 		self.runs.push_back(roots);
 		while self.runs.len() > KEEP_TRAINING_RUNS {
 			for root in self.runs.pop_front().unwrap_or_default() {
@@ -84,6 +106,11 @@ impl Outputs {
 				}
 			}
 		}
+		self.save_runs()
+	}
+
+	/// Writes the list of kept runs (`runs.json`) when the outputs are on disk.
+	fn save_runs(&self) -> Result<(), String> {
 		if let Some(d) = &self.dir {
 			let list: Vec<Vec<String>> =
 				self.runs.iter().map(|r| r.iter().map(hex::encode).collect()).collect();
@@ -204,21 +231,33 @@ pub fn train_unit(
 		.map(|c| parse_hash("checkpoint", c).map_err(|e| e.to_string()))
 		.collect::<Result<Vec<Hash>, String>>()?;
 
-	let (parent_loss, loss) = if adversary.measures_losses() {
-		let parent_loss = cache
+	// The evaluation record of the run: both models' loss on every validation window.
+	let (parent_loss, loss, record) = if adversary.measures_losses() {
+		let (parent_loss, base) = cache
 			.loss(&parent, &store, &text_root, &validation, ctx, &|_, _| (params.steps, total))
 			.map_err(|e| format!("evaluate parent: {e}"))?;
 		let mut result = parent.clone();
 		result.units.extend(manifest.result.clone());
-		let loss = cache
+		let (loss, cand) = cache
 			.loss(&result, &store, &text_root, &validation, ctx, &|_, _| (params.steps + 1, total))
 			.map_err(|e| format!("evaluate result: {e}"))?;
-		(parent_loss, loss)
+		let mut record = EvalRecord { windows: base.into_iter().zip(cand).collect() };
+		if adversary.tamper_record(&mut record) {
+			// A lying record states its own totals.
+			let seq_len = cfg.max_position_embeddings;
+			let (p, l) = record.losses(super::evaluate::predicted_bytes(&validation, seq_len));
+			(p, l, record)
+		} else {
+			(parent_loss, loss, record)
+		}
 	} else {
-		super::adversary::UNMEASURED_LOSSES
+		let (p, l) = super::adversary::UNMEASURED_LOSSES;
+		(p, l, EvalRecord::default())
 	};
+	let record_root = store.put(&record.to_bytes()).map_err(|e| e.to_string())?;
 	let mut roots: Vec<Hash> = payloads.iter().map(|(_, p)| *p).collect();
 	roots.push(manifest_root);
+	roots.push(record_root);
 	roots.extend(&checkpoints);
 	outputs
 		.lock()
@@ -236,6 +275,7 @@ pub fn train_unit(
 		params: adversary.claimed_params(*params),
 		parent_loss,
 		loss: adversary.claimed_loss(loss),
+		record: record_root,
 		checkpoints,
 	})
 }

@@ -68,6 +68,7 @@ fn claim_input<T: Config>(
 		datasets: BoundedVec::truncate_from(datasets),
 		params: params::<T>(),
 		claimed_loss: 4_900_000_000,
+		eval_root: [0xe7; 32],
 	}
 }
 

@@ -68,7 +68,9 @@
 //! probability `C(S − f, r) / C(S, r)`. [`Hooks::integrity_test`] asserts
 //! [`blyan_primitives::pol::forgery_never_pays`]: for every `S ≤ max_segments` and every `f`,
 //! the expected slash exceeds the expected reward, `(1 − q) · (TrainerReward + DataReward) <
-//! q · SlashFraction · MinBond` (docs/pol.md, "Deterrence").
+//! q · SlashFraction · MinBond` (docs/pol.md, "Deterrence"), and
+//! [`blyan_primitives::pol::window_lie_never_pays`]: a false window of the evaluation record,
+//! checked with probability at least 1/32, does not pay either.
 //!
 //! ## Randomness
 //!
@@ -187,8 +189,9 @@ pub mod pallet {
 	use super::*;
 
 	/// 2: claims over unit sets (`Claim::blocks`, `ClaimInput::units`, `ClaimInput::base`).
-	/// Version-1 claims are not migrated: no chain with them outlives its dev genesis.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
+	/// 3: evaluation records (`ClaimInput::eval_root`, `Claim::seed`).
+	/// Older claims are not migrated: no chain with them outlives its dev genesis.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
 	#[pallet::config]
 	pub trait Config:
@@ -622,8 +625,9 @@ pub mod pallet {
 			);
 			assert!(
 				Self::forgery_never_pays(),
-				"forging segments must not pay: raise MinBond, SlashFraction or ReplaySegments, \
-				 or lower ManifestLimits::max_segments (docs/pol.md, Deterrence)"
+				"forging segments or evaluation windows must not pay: raise MinBond, \
+				 SlashFraction or ReplaySegments, or lower ManifestLimits::max_segments \
+				 (docs/pol.md, Deterrence)"
 			);
 		}
 
@@ -755,8 +759,9 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Whether this configuration makes forging segments a losing bet
-	/// ([`blyan_primitives::pol::forgery_never_pays`] with `SlashFraction · MinBond` as the
+	/// Whether this configuration makes forging segments and lying in the evaluation record
+	/// losing bets ([`blyan_primitives::pol::forgery_never_pays`] and
+	/// [`blyan_primitives::pol::window_lie_never_pays`] with `SlashFraction · MinBond` as the
 	/// slash and `TrainerReward + DataReward` as the gain).
 	pub fn forgery_never_pays() -> bool {
 		let slash: u128 = (T::SlashFraction::get() * T::MinBond::get()).unique_saturated_into();
@@ -768,7 +773,7 @@ impl<T: Config> Pallet<T> {
 			T::ReplaySegments::get(),
 			slash,
 			gain,
-		)
+		) && blyan_primitives::pol::window_lie_never_pays(slash, gain)
 	}
 
 	/// Maps a [`ParamsError`] to its call error.
@@ -896,6 +901,7 @@ impl<T: Config> Pallet<T> {
 				commit_until,
 				reveal_until,
 				segments: BoundedVec::new(),
+				seed: [0; 32],
 				commitments: 0,
 				quorum: None,
 				stage: ClaimStage::AwaitingChallenge,
@@ -954,6 +960,7 @@ impl<T: Config> Pallet<T> {
 		seed[..len].copy_from_slice(&bytes[..len]);
 		let segments = Self::challenge_segments(&seed, id, claim.input.params.segments());
 		claim.segments = segments.clone();
+		claim.seed = seed;
 		claim.stage = ClaimStage::Evaluating;
 		let (commit_until, reveal_until) = (claim.commit_until, claim.reveal_until);
 		Claims::<T>::insert(id, claim);

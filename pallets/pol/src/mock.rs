@@ -39,7 +39,7 @@ parameter_types! {
 	pub static Approved: BTreeMap<DatasetId, u64> = BTreeMap::new();
 	/// The spec's validation dataset (approved too).
 	pub static Validation: Option<DatasetId> = Some(0);
-	pub const MinBond: u64 = 1_000;
+	pub const MinBond: u64 = 2_000;
 	pub const TrainerReward: u64 = 50;
 	pub const DataReward: u64 = 10;
 	pub const SlashFraction: Perbill = Perbill::from_percent(100);

@@ -17,7 +17,7 @@ const PARENT_LOSS: u64 = 5_000_000_000;
 /// Candidate loss 2 % below the parent.
 const GOOD_LOSS: u64 = 4_900_000_000;
 /// The mock's bond.
-const BOND: u64 = 1_000;
+const BOND: u64 = 2_000;
 
 fn parent() -> Hash {
 	MockDag::accepted(UNIT).unwrap()
@@ -55,6 +55,7 @@ fn input(payload_n: u8, claimed_loss: u64) -> Input {
 		datasets: shares(&[(7, 600_000), (8, 400_000)]),
 		params: params(),
 		claimed_loss,
+		eval_root: payload(10),
 	}
 }
 
@@ -346,6 +347,10 @@ fn the_challenge_is_drawn_after_the_claim_over_the_parameters_segments() {
 		);
 		assert_eq!(c.segments.to_vec(), expected);
 		assert_eq!(c.segments.len(), 2);
+		// The seed the validators draw the checked evaluation batches from is stored: the
+		// hash of a block after the claim's (the mock's block hashes are zero; e2e 10 checks
+		// a real one).
+		assert_eq!(c.seed, <[u8; 32]>::from(seed_block));
 		assert!(c.segments.iter().all(|s| *s < 30));
 		assert!(events().contains(&Event::ChallengeDrawn {
 			claim: id,
@@ -579,7 +584,7 @@ fn one_report_never_decides_the_claim_expires_with_a_fee() {
 		to_close(id);
 		assert_eq!(stage(id), ClaimStage::Expired);
 		let fee = ExpiryFee::get() * BOND;
-		assert_eq!(fee, 50);
+		assert_eq!(fee, 100);
 		assert_eq!(free(TRAINER), before + BOND - fee);
 		assert_eq!(held(TRAINER), 0);
 		assert_eq!(dag::block(&block_of(id)).unwrap().status, dag::Status::Rejected);
@@ -620,7 +625,12 @@ fn a_minority_cannot_accept_a_forged_claim() {
 
 #[test]
 fn the_quorum_rejects_and_slashes_every_replay_failure() {
-	for verdict in [ReplayVerdict::Mismatch, ReplayVerdict::Unbound, ReplayVerdict::Unavailable] {
+	for verdict in [
+		ReplayVerdict::Mismatch,
+		ReplayVerdict::Unbound,
+		ReplayVerdict::Unavailable,
+		ReplayVerdict::EvaluationMismatch,
+	] {
 		new_test_ext().execute_with(|| {
 			let id = challenged(TRAINER, 1, GOOD_LOSS);
 			let before = free(TRAINER) + held(TRAINER);
@@ -920,13 +930,16 @@ fn expected_value_of_forging_is_negative_for_the_configured_constants() {
 		assert!(Pol::forgery_never_pays());
 		<Pol as frame_support::traits::Hooks<u64>>::integrity_test();
 		// The inequality by hand at the worst case (one forged segment of 32): the claim is
-		// caught with probability 2/32, so the expected slash (2/32 · 1 000 = 62.5) exceeds
-		// the expected gain (30/32 · 60 = 56.25).
+		// caught with probability 2/32, so the expected slash (2/32 · 2 000 = 125) exceeds
+		// the expected gain (30/32 · 60 = 56.25). One false evaluation batch is caught with
+		// probability 1/32: 1/32 · 2 000 = 62.5 against 31/32 · 60 = 58.1.
 		let q = 2.0 / 32.0;
 		let gain = (TrainerReward::get() + DataReward::get()) as f64;
 		assert!(q * (SlashFraction::get() * MinBond::get()) as f64 > (1.0 - q) * gain);
 		// Half the slash would make forging pay.
 		assert!(!blyan_primitives::pol::forgery_never_pays(32, 2, 500, 60));
+		assert!(!blyan_primitives::pol::window_lie_never_pays(1_800, 60), "31 · 60 = 1 860");
+		assert!(blyan_primitives::pol::window_lie_never_pays(1_900, 60));
 	});
 }
 
@@ -996,10 +1009,64 @@ mod worker {
 				verdict,
 				digest: if verdict == ReplayVerdict::Match { DIGEST } else { [0; 32] },
 			}),
-			Job::EvaluateClaim { .. } => {
-				JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: GOOD_LOSS })
-			},
+			Job::EvaluateClaim { check, .. } => JobStatus::Done(JobOutput::Losses {
+				parent: PARENT_LOSS,
+				candidate: GOOD_LOSS,
+				record: check.as_ref().map(|c| c.record).unwrap_or_default(),
+				verdict: ReplayVerdict::Match,
+			}),
 			_ => JobStatus::Failed(b"not a validator job".to_vec()),
+		});
+	}
+
+	#[test]
+	fn the_evaluation_checks_the_claims_record_and_a_bad_record_is_reported_with_losses_0() {
+		let Harness { mut ext, pool, engine } = harness(&[10], true);
+		ext.execute_with(|| {
+			let id = challenged(TRAINER, 1, GOOD_LOSS);
+			let c = claim(id);
+			run_worker();
+			finish(&engine, ReplayVerdict::Match);
+			run_worker();
+			// The evaluation names the claim's record, its seed (drawn after the claim) and id.
+			let jobs = engine.jobs();
+			assert_eq!(
+				jobs[1],
+				Job::EvaluateClaim {
+					at: 0,
+					units: vec![(UNIT.to_vec(), payload(1))],
+					check: Some(blyan_engine_interface::EvalCheck {
+						record: payload(10),
+						seed: c.seed,
+						claim: id,
+					}),
+				}
+			);
+			// The engine finds a checked window that differs from the record.
+			engine.answer(move |job| match job {
+				Job::ReplayClaim { .. } => JobStatus::Done(JobOutput::Replay {
+					verdict: ReplayVerdict::Match,
+					digest: DIGEST,
+				}),
+				_ => JobStatus::Done(JobOutput::Losses {
+					parent: 0,
+					candidate: 0,
+					record: payload(10),
+					verdict: ReplayVerdict::EvaluationMismatch,
+				}),
+			});
+			run_worker();
+			assert_eq!(apply(&pool).len(), 1, "it commits");
+			let state: WorkerClaim = blyan_worker::load(&claim_key(id)).unwrap();
+			assert_eq!(
+				state.report,
+				Some(EvalReport {
+					parent_loss: 0,
+					candidate_loss: 0,
+					replay: ReplayVerdict::EvaluationMismatch,
+					replay_digest: [0; 32],
+				})
+			);
 		});
 	}
 

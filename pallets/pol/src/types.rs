@@ -84,6 +84,14 @@ pub struct ClaimInput<
 	/// The candidate's validation loss as the trainer measured it (the model at `base` with
 	/// the claim's units replaced), nano-nats per byte.
 	pub claimed_loss: NanoNatsPerByte,
+	/// Payload root of the trainer's evaluation record (content store, published with the
+	/// units): the loss of every validation window for the model at `base` and for the
+	/// candidate, nano-nats (`blyan_moe::eval::EvalRecord`, `16 + 16 · windows` bytes). The
+	/// decision uses the record's totals; validators recompute one window in
+	/// `blyan_primitives::pol::EVAL_CHECK_DIVISOR`, drawn from the challenge seed, and a
+	/// window that differs rejects the claim `ReplayFailed { EvaluationMismatch }` (docs/pol.md
+	/// "Verification by sampled windows").
+	pub eval_root: Hash,
 }
 
 /// One unit of a stored claim: its name and its candidate block (status `Proposed` until the
@@ -228,6 +236,10 @@ pub struct Claim<T: Config> {
 	pub reveal_until: BlockNumberFor<T>,
 	/// Challenged segment indices, ascending (empty until drawn).
 	pub segments: BoundedVec<u32, T::ReplaySegments>,
+	/// The challenge seed (hash of block `challenge_at − 1`; zero until drawn): validators
+	/// draw the evaluation windows they recompute from it
+	/// (`blyan_primitives::pol::challenge_eval_batches`).
+	pub seed: Hash,
 	/// Commitments received.
 	pub commitments: u32,
 	/// The report of the ⌈⅔⌉ quorum that decided the claim, once decided by one.

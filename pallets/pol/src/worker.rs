@@ -9,11 +9,13 @@
 //!    claim (trainer, units and their parents at the base block, datasets, training
 //!    parameters within the limits, results = last checkpoint) and replays the challenged
 //!    segments.
-//! 2. **Evaluate** only a claim that replays (`Match`): [`Job::EvaluateClaim`] gives the
-//!    validation nats per byte of the model at the claim's base block and of the same model
-//!    with the claim's candidates. A claim that does not replay is
-//!    reported with losses 0: its verdict already rejects it, and every honest validator
-//!    skips the same work, so their reports stay identical.
+//! 2. **Evaluate** only a claim that replays (`Match`): [`Job::EvaluateClaim`] with the
+//!    claim's evaluation record reads the trainer's per-window losses of the model at the
+//!    claim's base block and of the same model with the claim's candidates, recomputes the
+//!    windows drawn from the claim's seed, and gives the record's totals when they agree
+//!    (`EvaluationMismatch` when not). A claim that does not replay, or whose record does not
+//!    check, is reported with losses 0: its verdict already rejects it, and every honest
+//!    validator skips the same work, so their reports stay identical.
 //! 3. **Commit.** Up to the claim's `commit_until`, one signed [`Call::commit_report`] per
 //!    local validator key other than the trainer's, with
 //!    `report_commitment(claim, account, report, salt)` and a fresh random salt per key.
@@ -33,7 +35,7 @@ use crate::{
 	NextClaimId, ReplayVerdict, Reports, Validators,
 };
 use alloc::vec::Vec;
-use blyan_engine_interface::{Job, JobOutput, UnitPayload};
+use blyan_engine_interface::{EvalCheck, Job, JobOutput, UnitPayload};
 use blyan_primitives::Hash;
 use blyan_worker::{Poll, Resend};
 use codec::{Decode, Encode};
@@ -98,10 +100,16 @@ pub fn replay_job<T: Config>(claim: &Claim<T>) -> Job {
 	}
 }
 
-/// The evaluation job of a claim: the model accepted at the claim's base block, without and
-/// with the claim's candidates (docs/pol.md, "What a candidate is evaluated against").
-pub fn evaluate_job<T: Config>(claim: &Claim<T>) -> Job {
-	Job::EvaluateClaim { at: claim.input.base, units: unit_payloads(claim) }
+/// The evaluation job of claim `id`: the model accepted at the claim's base block, without and
+/// with the claim's candidates (docs/pol.md, "What a candidate is evaluated against"), on the
+/// windows of the trainer's evaluation record drawn from the claim's seed (docs/pol.md,
+/// "Verification by sampled windows").
+pub fn evaluate_job<T: Config>(id: ClaimId, claim: &Claim<T>) -> Job {
+	Job::EvaluateClaim {
+		at: claim.input.base,
+		units: unit_payloads(claim),
+		check: Some(EvalCheck { record: claim.input.eval_root, seed: claim.seed, claim: id }),
+	}
 }
 
 /// One run of the validators' worker at block `now`.
@@ -155,13 +163,26 @@ fn report_of<T: Config>(id: ClaimId, claim: &Claim<T>) -> Result<Option<EvalRepo
 			replay_digest: [0; 32],
 		}));
 	}
-	match blyan_worker::poll(evaluate_job::<T>(claim)) {
-		Poll::Ready(JobOutput::Losses { parent, candidate }) => Ok(Some(EvalReport {
-			parent_loss: parent,
-			candidate_loss: candidate,
-			replay: verdict,
-			replay_digest: digest,
-		})),
+	match blyan_worker::poll(evaluate_job::<T>(id, claim)) {
+		Poll::Ready(JobOutput::Losses { parent, candidate, verdict, .. }) => {
+			Ok(Some(if verdict == ReplayVerdict::Match {
+				EvalReport {
+					parent_loss: parent,
+					candidate_loss: candidate,
+					replay: verdict,
+					replay_digest: digest,
+				}
+			} else {
+				// A record that is missing, does not fit, or differs at a checked window:
+				// reported like a failed replay, with losses 0.
+				EvalReport {
+					parent_loss: 0,
+					candidate_loss: 0,
+					replay: verdict,
+					replay_digest: [0; 32],
+				}
+			}))
+		},
 		Poll::Ready(other) => {
 			abstain("evaluation returned another output", &alloc::format!("{other:?}"))
 		},

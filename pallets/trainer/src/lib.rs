@@ -250,6 +250,14 @@ pub mod pallet {
 				limits.check(&training_params::<T>(0, T::Steps::get())).is_ok(),
 				"the trainer's parameters must lie within pallet-pol's ManifestLimits"
 			);
+			let max_age: u32 = sp_runtime::traits::UniqueSaturatedInto::unique_saturated_into(
+				<T as pallet_pol::Config>::MaxBaseAge::get(),
+			);
+			assert!(
+				max_age > worker::BASE_MARGIN,
+				"pallet-pol's MaxBaseAge must exceed the trainer's BASE_MARGIN, or no run is ever \
+				 claimed on its base"
+			);
 		}
 	}
 }

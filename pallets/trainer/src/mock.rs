@@ -106,7 +106,7 @@ impl pallet_pol::Config for Test {
 	type Dag = MockDag;
 	type Datasets = MockDatasets;
 	type Validators = MockValidators;
-	type MinBond = ConstU64<1_000>;
+	type MinBond = ConstU64<2_000>;
 	type TrainerReward = ConstU64<50>;
 	type DataReward = ConstU64<10>;
 	type SlashFraction = SlashFraction;
@@ -164,6 +164,9 @@ pub const PARENT_LOSS: u64 = 5_000_000_000;
 pub struct FakeRun {
 	pub units: Vec<Hash>,
 	pub manifest: Hash,
+	pub record: Hash,
+	/// The evaluation record made again by `EvaluateClaim`.
+	pub record_again: Hash,
 	pub checkpoints: Vec<Hash>,
 }
 
@@ -177,11 +180,14 @@ pub fn finish_training(engine: &FakeEngine, loss: u64) -> FakeRun {
 			.map(|u| engine.add_output([b"fake bytes of ".as_slice(), u].concat()))
 			.collect(),
 		manifest: engine.add_output(b"fake manifest bytes".to_vec()),
+		record: engine.add_output(b"fake evaluation record".to_vec()),
+		record_again: engine.add_output(b"fake evaluation record, again".to_vec()),
 		checkpoints: (0..5)
 			.map(|i| engine.add_output(format!("fake ckpt{i} bytes").into_bytes()))
 			.collect(),
 	};
 	let (roots, manifest, checkpoints) = (run.units.clone(), run.manifest, run.checkpoints.clone());
+	let (record, record_again) = (run.record, run.record_again);
 	engine.answer(move |job| match job {
 		Job::Train { params, units, .. } => JobStatus::Done(JobOutput::Trained {
 			payloads: units
@@ -195,11 +201,15 @@ pub fn finish_training(engine: &FakeEngine, loss: u64) -> FakeRun {
 			params: *params,
 			parent_loss: PARENT_LOSS,
 			loss,
+			record,
 			checkpoints: checkpoints.clone(),
 		}),
-		Job::EvaluateClaim { .. } => {
-			JobStatus::Done(JobOutput::Losses { parent: PARENT_LOSS, candidate: loss })
-		},
+		Job::EvaluateClaim { .. } => JobStatus::Done(JobOutput::Losses {
+			parent: PARENT_LOSS,
+			candidate: loss,
+			record: record_again,
+			verdict: blyan_engine_interface::ReplayVerdict::Match,
+		}),
 		_ => JobStatus::Failed(b"not a trainer job".to_vec()),
 	});
 	run

@@ -214,12 +214,15 @@ mod worker {
 			// Done: the units and the manifest are published (tile, then manifest commit).
 			run_worker();
 			let calls = apply_pool(&pool);
-			assert_eq!(calls.len(), 6, "{calls:?}");
+			assert_eq!(calls.len(), 8, "{calls:?}");
 			assert!(matches!(
 				calls[0],
 				RuntimeCall::ContentStore(pallet_content_store::Call::publish_tile { .. })
 			));
-			assert_eq!(committed(&calls), vec![run.units[0], run.units[1], run.manifest]);
+			assert_eq!(
+				committed(&calls),
+				vec![run.units[0], run.units[1], run.manifest, run.record]
+			);
 
 			// All on chain: one claim over both units, on the training block as its base.
 			run_worker();
@@ -228,10 +231,11 @@ mod worker {
 			else {
 				panic!("{calls:?}")
 			};
-			assert_eq!(*bond, 1_000, "the smallest bond");
+			assert_eq!(*bond, 2_000, "the smallest bond");
 			let units: Vec<_> = input.units.iter().map(|u| (u.parent, u.payload_root)).collect();
 			assert_eq!(units, vec![(parents[0], run.units[0]), (parents[1], run.units[1])]);
 			assert_eq!((input.base, input.manifest_root), (1, run.manifest));
+			assert_eq!(input.eval_root, run.record, "the run's evaluation record");
 			assert_eq!((input.params, input.claimed_loss), (expected_params(40), 4_900_000_000));
 			assert_eq!(input.params.segments(), 4);
 
@@ -357,12 +361,13 @@ mod worker {
 		});
 	}
 
-	/// Trains `layer0.expert0` alone and publishes it (the pool's transactions applied).
+	/// Trains `layer0.expert0` alone and publishes it with its manifest and evaluation record
+	/// (the pool's transactions applied).
 	fn trained_first_unit_alone(pool: &offchain::Pool) {
 		blyan_worker::store(UNITS_KEY, &UNITS[0].to_vec());
 		run_worker();
 		run_worker();
-		assert_eq!(apply_pool(pool).len(), 4, "unit and manifest");
+		assert_eq!(apply_pool(pool).len(), 6, "unit, manifest and evaluation record");
 	}
 
 	#[test]
@@ -374,13 +379,13 @@ mod worker {
 			run_worker();
 			// The publications were dropped: sent again RESEND_AFTER blocks later.
 			let first = core::mem::take(&mut pool.write().transactions);
-			assert_eq!(first.len(), 4);
+			assert_eq!(first.len(), 6);
 			run_to(1 + u64::from(RESEND_AFTER) - 1);
 			run_worker();
 			assert!(pool.read().transactions.is_empty(), "not yet");
 			run_to(1 + u64::from(RESEND_AFTER));
 			run_worker();
-			assert_eq!(apply_pool(&pool).len(), 4, "sent again");
+			assert_eq!(apply_pool(&pool).len(), 6, "sent again");
 			// Another unit moved meanwhile: the claim goes out all the same, on the old base.
 			dag::set_accepted(UNITS[1], [9; 32]);
 			run_worker();
@@ -419,9 +424,13 @@ mod worker {
 				engine.jobs().last(),
 				Some(&Job::EvaluateClaim {
 					at: 22,
-					units: vec![(UNITS[0].to_vec(), run.units[0])]
+					units: vec![(UNITS[0].to_vec(), run.units[0])],
+					check: None,
 				})
 			);
+			// The new evaluation's record is published first, then the claim.
+			run_worker();
+			assert_eq!(committed(&apply_pool(&pool)), vec![run.record_again]);
 			run_worker();
 			let calls = apply_pool(&pool);
 			let [RuntimeCall::Pol(pallet_pol::Call::submit_claim { input, .. })] = &calls[..]
@@ -429,6 +438,7 @@ mod worker {
 				panic!("{calls:?}")
 			};
 			assert_eq!(input.base, 22, "the block the loss was measured in");
+			assert_eq!(input.eval_root, run.record_again, "the record of the new evaluation");
 		});
 	}
 

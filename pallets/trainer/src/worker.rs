@@ -65,6 +65,8 @@ pub struct Run {
 	pub parent_loss: u64,
 	/// Validation loss of that model with the trained units, nano-nats per byte.
 	pub loss: u64,
+	/// Payload root of the evaluation record of both losses (every validation window).
+	pub record: Hash,
 	/// Checkpoint payload roots.
 	pub checkpoints: Vec<Hash>,
 }
@@ -183,6 +185,7 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 				params,
 				parent_loss,
 				loss,
+				record,
 				checkpoints,
 			}) => {
 				let Job::Train { at, units, datasets, .. } = job else { return Phase::Idle };
@@ -205,6 +208,7 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 					params,
 					parent_loss,
 					loss,
+					record,
 					checkpoints,
 				};
 				publish_then_claim::<T>(me, run, Resend::default(), now)
@@ -222,12 +226,12 @@ fn step<T: Config>(me: &Account<T>, next_unit: &mut u32, phase: Phase, now: u32)
 		},
 		Phase::Publishing { run, sent } => publish_then_claim::<T>(me, run, sent, now),
 		Phase::Reevaluating { run, job } => match blyan_worker::poll(job.clone()) {
-			Poll::Ready(JobOutput::Losses { parent, candidate }) => {
+			Poll::Ready(JobOutput::Losses { parent, candidate, record, .. }) => {
 				let Job::EvaluateClaim { at, .. } = job else { return Phase::Idle };
 				if !improves::<T>(&run.units, parent, candidate) {
 					return Phase::Idle;
 				}
-				let run = Run { base: at, parent_loss: parent, loss: candidate, ..run };
+				let run = Run { base: at, parent_loss: parent, loss: candidate, record, ..run };
 				publish_then_claim::<T>(me, run, Resend::default(), now)
 			},
 			Poll::Pending => Phase::Reevaluating { run, job },
@@ -368,7 +372,8 @@ fn start<T: Config>(me: &Account<T>, next_unit: &mut u32, now: u32) -> Phase {
 	Phase::Training { job, parents }
 }
 
-/// Publishes the run's units and manifest; once they are on chain, sends the claim on the
+/// Publishes the run's units, manifest and evaluation record; once they are on chain, sends
+/// the claim on the
 /// run's base block, or first evaluates the run again in the current model when the base is
 /// too old to be included ([`BASE_MARGIN`]). A run whose trained units moved meanwhile is
 /// dropped (its claim would be superseded); other units moving does not matter.
@@ -384,6 +389,7 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent: Resend, now: u
 	}
 	let mut roots = run.payloads.clone();
 	roots.push(run.manifest);
+	roots.push(run.record);
 	if !roots.iter().all(pallet_content_store::Pallet::<T>::has_payload) {
 		return match publish::<T>(me, &roots, sent, now) {
 			Ok(sent) => Phase::Publishing { run, sent },
@@ -393,7 +399,7 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent: Resend, now: u
 	let max_age: u32 = <T as pallet_pol::Config>::MaxBaseAge::get().unique_saturated_into();
 	if now.saturating_sub(run.base).saturating_add(BASE_MARGIN) > max_age {
 		let units = run.units.iter().cloned().zip(run.payloads.iter().copied()).collect();
-		let job = Job::EvaluateClaim { at: now, units };
+		let job = Job::EvaluateClaim { at: now, units, check: None };
 		if blyan_engine::submit(job.clone()).is_none() {
 			return Phase::Idle;
 		}
@@ -422,6 +428,7 @@ fn publish_then_claim<T: Config>(me: &Account<T>, run: Run, sent: Resend, now: u
 		datasets,
 		params: run.params,
 		claimed_loss: run.loss,
+		eval_root: run.record,
 	};
 	let bond = <T as pallet_pol::Config>::MinBond::get();
 	blyan_worker::send::<T, <T as pallet_pol::Config>::AuthorityId, _>(

@@ -316,11 +316,12 @@ pub const MAX_CLAIM_DATASETS: u32 = 64;
 pub const MAX_CLAIM_UNITS: u32 = 64;
 
 parameter_types! {
-	/// Smallest claim bond: 100 BLY. With the whole bond slashed and r = 2 of at most 32
-	/// segments replayed, forging any number of segments loses money in expectation: the
-	/// slash must exceed (32 − 2) / 2 = 15 times the 6 BLY a passing claim can earn
-	/// (docs/pol.md, "Deterrence"; checked by pallet-pol's `integrity_test`).
-	pub const MinClaimBond: Balance = 100 * crate::UNITS;
+	/// Smallest claim bond: 200 BLY. With the whole bond slashed, r = 1 of at most 32
+	/// segments replayed and one in 32 evaluation windows recomputed, forging any number of
+	/// segments or windows loses money in expectation: the slash must exceed (32 − 1) / 1 = 31
+	/// times the 6 BLY a passing claim can earn, 186 BLY (docs/pol.md, "Deterrence"; checked by
+	/// pallet-pol's `integrity_test`).
+	pub const MinClaimBond: Balance = 200 * crate::UNITS;
 	/// Reward of an accepted claim's trainer: 5 BLY (seed §23 base reward).
 	pub const TrainerReward: Balance = 5 * crate::UNITS;
 	/// Reward shared by an accepted claim's dataset creators by mixing ratio: 1 BLY.
@@ -374,9 +375,10 @@ impl pallet_pol::Config for Runtime {
 	type ChallengeDelay = ChallengeDelay;
 	type CommitWindow = CommitWindow;
 	type RevealWindow = RevealWindow;
-	/// Two segments per claim, the PoL reference default (Jia et al. 2021, Q = 2); the bond
-	/// makes that enough (see `MinClaimBond`).
-	type ReplaySegments = ConstU32<2>;
+	/// One segment per claim (the PoL reference uses Q = 2, Jia et al. 2021): it halves the
+	/// replay, 10 of the dev trainer's 300 steps, and the 200 BLY bond keeps forging a losing
+	/// bet (see `MinClaimBond`; docs/pol.md "Verification cost").
+	type ReplaySegments = ConstU32<1>;
 	type ManifestLimits = ClaimManifestLimits;
 	type MaxDatasets = ConstU32<MAX_CLAIM_DATASETS>;
 	/// As pallet-param-dag's `MaxNameLen`.
@@ -671,8 +673,8 @@ impl pallet_trainer::TrainableUnits for TrainerInputs {
 impl pallet_trainer::Config for Runtime {
 	type Data = TrainerInputs;
 	type Units = TrainerInputs;
-	/// 300 steps of 16 × 64 bytes: about 45 s on two cores for one expert of the dev model,
-	/// and about 6 % lower validation loss from genesis (docs/engine.md).
+	/// 300 steps of 16 × 64 bytes per claim, over the schedule's group of units (the backbone
+	/// with a router and an expert first, then experts; docs/pol.md "The trainer's schedule").
 	type Steps = ConstU32<300>;
 	/// 2 MiB of unit payloads per claim: on the dev model the backbone with a router and an
 	/// expert, or five experts (pallet_trainer::schedule). Its three challenged checkpoints
