@@ -6,8 +6,9 @@
 # trainer worker does (16 × 64-byte batches, AdamW 3e-3, K = 10, STEPS steps), then times what
 # every validator does for the claim:
 #   - replay r = 1 challenged segment (the runtime's ReplaySegments);
-#   - evaluate the ⌈windows / 32⌉ checked windows of the evaluation record, for the base model
-#     and for the candidate (`blyan-moe eval --check-windows`).
+#   - evaluate the checked windows of the evaluation record — one record batch of 8 windows in
+#     32, drawn from a seed — for the base model and for the candidate
+#     (`blyan-moe eval --check-windows`).
 # It also times the full evaluation of both models (what validators did before, and what the
 # trainer does to write its record) for comparison.
 #
@@ -52,7 +53,7 @@ for UNITS in backbone,layer0.router,layer0.expert0 layer0.expert1,layer0.expert2
     printf "%-44s %8.1f %9.1f %11.1f %9.1f %9.1f%% %13.1f%%\n", u, t, r, p + c, v, 100 * v / t, 100 * (fp + fc + 2 * r) / t }'
   # The paired per-window differences: what a sample-only decision would rest on.
   paste base.txt cand.txt | awk -v delta_ppm=5000 '{ d = ($1 - $2) / 128e9; s += d; q += d * d; b += $1 / 128e9; n++ }
-    END { m = int((n + 31) / 32); mean = s / n; sd = sqrt(q / n - mean * mean);
+    END { b = int((n + 7) / 8); m = 8 * int((b + 31) / 32); mean = s / n; sd = sqrt(q / n - mean * mean);
       printf "    %d windows: mean improvement %.4f nats/byte, sigma_d %.4f, SE at m = %d: %.4f; delta = %.4f nats/byte\n",
         n, mean, sd, m, sd / sqrt(m), delta_ppm / 1e6 * b / n }'
 done
