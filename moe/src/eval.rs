@@ -85,6 +85,12 @@ pub fn windows(text: &[u8], seq_len: usize) -> Vec<&[u8]> {
 		.collect()
 }
 
+/// Bytes predicted over all [`windows`] of `text` at `seq_len` (`len − 1` for a text of 2
+/// bytes or more and `seq_len > 0`, else 0).
+pub fn predicted_bytes(text: &[u8], seq_len: usize) -> u64 {
+	windows(text, seq_len).iter().map(|w| (w.len() - 1) as u64).sum()
+}
+
 /// A window's loss in whole nano-nats from its bytes' log-probabilities, in position order:
 /// `round(10^9 · Σ min(−lp, MAX_BYTE_LOSS_NATS))`, summed in f64 (NaN counts as the maximum).
 pub fn window_nano_nats(log_probs: &[f32]) -> u64 {
@@ -113,8 +119,7 @@ pub fn evaluate(
 ) -> Result<EvalReport> {
 	let all: Vec<u32> = (0..windows(text, seq_len).len() as u32).collect();
 	let losses = evaluate_windows(model, experts, text, seq_len, batch_size, &all, progress)?;
-	let bytes = windows(text, seq_len).iter().map(|w| (w.len() - 1) as u64).sum();
-	Ok(EvalReport::of_windows(&losses, bytes))
+	Ok(EvalReport::of_windows(&losses, predicted_bytes(text, seq_len)))
 }
 
 /// The losses of windows `select` (indices into [`windows`], ascending, each once) in
@@ -275,11 +280,9 @@ pub fn evaluate_index(
 	batch_size: usize,
 	progress: &mut dyn FnMut(usize, usize) -> Result<()>,
 ) -> Result<EvalReport> {
-	let weights = index.load_weights(store, None)?;
-	let vb = crate::model::var_builder(&weights);
-	let model = Model::new(&index.config, vb.clone())?;
-	let mut experts = crate::model::ResidentExperts::new(&index.config, &vb)?;
-	evaluate(&model, &mut experts, text, seq_len, batch_size, progress)
+	let all: Vec<u32> = (0..windows(text, seq_len).len() as u32).collect();
+	let losses = evaluate_index_windows(index, store, text, seq_len, batch_size, &all, progress)?;
+	Ok(EvalReport::of_windows(&losses, predicted_bytes(text, seq_len)))
 }
 
 /// [`evaluate_windows`] of the model `index` (loaded from `store` as by [`evaluate_index`]).

@@ -330,24 +330,33 @@ fn run(cli: Cli) -> Result<()> {
 			let datasets = load_data(&data)?;
 			let val = validation_text(&datasets, data.validation_permille);
 			let seq_len = seq_len.unwrap_or(index.config.max_position_embeddings);
-			if let Some(seed) = check_windows {
-				let seed = parse_hash("--check-windows", &seed).context("seed")?;
-				let n = blyan_moe::eval::windows(&val, seq_len).len();
-				let b = blyan_moe::eval::record_batches(n) as u32;
-				let select = blyan_moe::eval::batch_windows(
-					&blyan_primitives::pol::challenge_eval_batches(&seed, 0, b),
-					n,
-				);
-				let losses = blyan_moe::eval::evaluate_index_windows(
-					&index,
-					&store,
-					&val,
-					seq_len,
-					batch_size,
-					&select,
-					&mut |_, _| Ok(()),
-				)
-				.context("evaluate")?;
+			let n = blyan_moe::eval::windows(&val, seq_len).len();
+			// The windows a validator checks (whole record batches drawn from the seed), or all.
+			let select: Vec<u32> = match &check_windows {
+				Some(seed) => {
+					let seed = parse_hash("--check-windows", seed).context("seed")?;
+					let b = blyan_moe::eval::record_batches(n) as u32;
+					let batches = blyan_primitives::pol::challenge_eval_batches(&seed, 0, b);
+					blyan_moe::eval::batch_windows(&batches, n)
+				},
+				None => (0..n as u32).collect(),
+			};
+			let pb = bar(select.len() as u64, "eval");
+			let losses = blyan_moe::eval::evaluate_index_windows(
+				&index,
+				&store,
+				&val,
+				seq_len,
+				batch_size,
+				&select,
+				&mut |done, _| {
+					pb.set_position(done as u64);
+					Ok(())
+				},
+			)
+			.context("evaluate")?;
+			pb.finish_and_clear();
+			if check_windows.is_some() {
 				println!(
 					"checked {} of {n} windows: {} nano-nats",
 					select.len(),
@@ -355,30 +364,12 @@ fn run(cli: Cli) -> Result<()> {
 				);
 				return Ok(());
 			}
-			let r = match windows_out {
-				None => eval_model(&index, &store, &val, seq_len, batch_size)?,
-				Some(out) => {
-					let n = blyan_moe::eval::windows(&val, seq_len).len() as u32;
-					let all: Vec<u32> = (0..n).collect();
-					let losses = blyan_moe::eval::evaluate_index_windows(
-						&index,
-						&store,
-						&val,
-						seq_len,
-						batch_size,
-						&all,
-						&mut |_, _| Ok(()),
-					)
-					.context("evaluate")?;
-					let lines: String = losses.iter().map(|l| format!("{l}\n")).collect();
-					std::fs::write(&out, lines).context("writing --windows-out")?;
-					let bytes = blyan_moe::eval::windows(&val, seq_len)
-						.iter()
-						.map(|w| (w.len() - 1) as u64)
-						.sum();
-					EvalReport::of_windows(&losses, bytes)
-				},
-			};
+			if let Some(out) = windows_out {
+				let lines: String = losses.iter().map(|l| format!("{l}\n")).collect();
+				std::fs::write(&out, lines).context("writing --windows-out")?;
+			}
+			let r =
+				EvalReport::of_windows(&losses, blyan_moe::eval::predicted_bytes(&val, seq_len));
 			println!(
 				"nats/byte {:.6}  bits/byte {:.6}  bytes {}",
 				r.nats_per_byte, r.bits_per_byte, r.bytes

@@ -121,11 +121,7 @@ impl LossCache {
 	}
 }
 
-/// Bytes predicted over all windows of `text` at `seq_len` (`len − 1` for a text of 2 bytes
-/// or more).
-pub fn predicted_bytes(text: &[u8], seq_len: usize) -> u64 {
-	windows(text, seq_len).iter().map(|w| (w.len() - 1) as u64).sum()
-}
+pub use blyan_moe::eval::predicted_bytes;
 
 /// The validation text of the latest spec at `at`: `(payload root, bytes)`.
 pub fn validation_text(chain: &dyn ChainView, at: H256) -> Result<(Hash, Vec<u8>), String> {
