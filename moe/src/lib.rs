@@ -40,6 +40,7 @@ mod config;
 pub mod data;
 mod error;
 pub mod eval;
+pub mod fingerprint;
 pub mod generate;
 pub mod model;
 pub mod optim;

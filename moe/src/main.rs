@@ -139,6 +139,9 @@ enum Cmd {
 		/// A payload file, or a 64-digit hash in the store.
 		target: String,
 	},
+	/// Print this machine's engine fingerprint (docs/engine.md "Determinism across CPU
+	/// kinds"): validators only judge manifests whose fingerprint is their own.
+	Fingerprint,
 }
 
 #[derive(clap::Args)]
@@ -456,6 +459,11 @@ fn run(cli: Cli) -> Result<()> {
 			for (name, dtype, shape) in &info.tensors {
 				println!("  {name}: {dtype} {shape:?}");
 			}
+		},
+		Cmd::Fingerprint => {
+			let fp = blyan_moe::fingerprint::engine_fingerprint_hex().context("fingerprint")?;
+			println!("engine fingerprint {fp}");
+			println!("cpu {}", blyan_moe::fingerprint::cpu_kind());
 		},
 	}
 	Ok(())

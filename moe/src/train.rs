@@ -80,6 +80,12 @@ pub struct Manifest {
 	/// by any other account, so a published manifest cannot be claimed by someone else.
 	#[serde(default)]
 	pub trainer: String,
+	/// The trainer's engine fingerprint, `0x`-prefixed hex
+	/// ([`crate::fingerprint::engine_fingerprint_hex`]; empty when unknown). A validator whose
+	/// own fingerprint differs cannot reproduce these bits and does not judge the claim
+	/// (`ReplayVerdict::EngineMismatch`).
+	#[serde(default)]
+	pub engine: String,
 	/// Engine config.
 	pub config: Config,
 	/// Unit hashes of the parent model (the training start).
@@ -394,6 +400,7 @@ pub fn train(
 	}
 	let manifest = Manifest {
 		trainer: String::new(),
+		engine: crate::fingerprint::engine_fingerprint_hex()?,
 		config: cfg.clone(),
 		parent: parent.units.clone(),
 		trained_units: trained.iter().map(|u| u.to_string()).collect(),

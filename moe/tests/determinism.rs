@@ -113,3 +113,19 @@ fn evaluation_and_training_are_bitwise_identical_for_1_and_2_threads() {
 	);
 	assert!(out.contains("all match"), "{out}");
 }
+
+#[test]
+fn the_engine_fingerprint_does_not_depend_on_the_thread_count() {
+	// Validators compare fingerprints before judging a replay: one machine must not have two.
+	let dir = tempfile::tempdir().unwrap();
+	let prints: Vec<String> = [1, 2]
+		.iter()
+		.map(|&threads| {
+			let out = cli(dir.path(), threads, &["fingerprint"]);
+			let line = out.lines().find(|l| l.starts_with("engine fingerprint 0x")).unwrap();
+			assert_eq!(line.len(), "engine fingerprint 0x".len() + 64, "{line}");
+			line.to_string()
+		})
+		.collect();
+	assert_eq!(prints[0], prints[1]);
+}

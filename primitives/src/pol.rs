@@ -269,6 +269,10 @@ pub enum ReplayVerdict {
 	/// ([`challenge_eval_batches`]) differs from the validator's own loss of that window for the
 	/// base model or the candidate (docs/pol.md "Verification by sampled windows").
 	EvaluationMismatch,
+	/// The validator did not judge: the manifest's engine fingerprint differs from the
+	/// validator's own (another CPU kind or build computes other bits, docs/engine.md
+	/// "Determinism across CPU kinds"). A quorum on it rejects the claim without a slash.
+	EngineMismatch,
 }
 
 /// A validator's evaluation of one claim (SPEC "Proof-of-Learning"). Honest validators compute

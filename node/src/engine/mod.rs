@@ -268,6 +268,15 @@ impl EngineService {
 				log::warn!(target: LOG_TARGET, "cannot create {}: {e}", d.display());
 			}
 		}
+		// Validators judge only manifests with their own fingerprint: show operators theirs.
+		match blyan_moe::fingerprint::engine_fingerprint_hex() {
+			Ok(fp) => log::info!(
+				target: LOG_TARGET,
+				"engine fingerprint {fp} ({}; docs/engine.md \"Determinism across CPU kinds\")",
+				blyan_moe::fingerprint::cpu_kind()
+			),
+			Err(e) => log::error!(target: LOG_TARGET, "engine fingerprint failed: {e}"),
+		}
 		let (tx, rx) = mpsc::channel::<(JobId, Job)>();
 		let service = Arc::new(Self {
 			jobs: Mutex::new(HashMap::new()),

@@ -21,6 +21,10 @@
 //!    the others, which the random challenge samples (docs/pol.md, "Binding");
 //! 6. the replay of each challenged segment, bit for bit.
 //!
+//! Between 2 and 3, the manifest's engine fingerprint must be this node's
+//! (`blyan_moe::fingerprint`); otherwise the verdict is [`ReplayVerdict::EngineMismatch`]:
+//! this machine cannot reproduce the trainer's bits, so it does not judge them.
+//!
 //! A failing check 1, 2, 4 or 5 is [`ReplayVerdict::Unbound`]; a manifest or checkpoint not in
 //! the content store is [`ReplayVerdict::Unavailable`]; a segment that does not reproduce is
 //! [`ReplayVerdict::Mismatch`]. A failing check 3 fails the job: the parameters are within the
@@ -154,6 +158,16 @@ pub fn replay_claim(
 				),
 			);
 		}
+	}
+
+	// 2b. The engine: a validator that cannot compute the trainer's bits does not judge
+	// (checked after the binding, so a thief or a misnamed manifest is still `Unbound`).
+	let own = blyan_moe::fingerprint::engine_fingerprint_hex().map_err(|e| e.to_string())?;
+	if m.engine != own {
+		return verdict(
+			ReplayVerdict::EngineMismatch,
+			&format!("the manifest's engine is {:?}, this node's is {own}", m.engine),
+		);
 	}
 
 	// 3. Memory of one step, against this node's budget.

@@ -308,6 +308,34 @@ fn a_forged_checkpoint_is_a_mismatch() {
 }
 
 #[test]
+fn a_manifest_from_another_engine_is_not_judged() {
+	// The trainer's machine computes other bits (another CPU kind or build): this validator
+	// cannot tell a forgery from a hardware difference, so it must not report a mismatch.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| {
+		assert_eq!(m.engine, blyan_moe::fingerprint::engine_fingerprint_hex().unwrap());
+		m.engine = format!("0x{}", "ab".repeat(32));
+	});
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::EngineMismatch);
+	// A manifest without a fingerprint is treated the same way.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| m.engine.clear());
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::EngineMismatch);
+}
+
+#[test]
+fn a_stolen_manifest_with_a_foreign_engine_is_still_unbound() {
+	// The binding is checked first: a bogus fingerprint does not turn a slashable manifest
+	// into an unjudged one.
+	let c = chain();
+	let (manifest, cand) = trained(&c, |m| {
+		m.engine = format!("0x{}", "ab".repeat(32));
+		m.trainer = blyan_moe::train::Manifest::trainer_of(&[0x66; 32]);
+	});
+	assert_eq!(replay_verdict(run(c, replay_job(manifest, cand))), ReplayVerdict::Unbound);
+}
+
+#[test]
 fn a_result_not_bound_to_its_checkpoints_is_unbound() {
 	// Honest checkpoints, but the claimed result is another payload (for example weights
 	// tuned on the validation set afterwards).

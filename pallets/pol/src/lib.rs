@@ -39,6 +39,8 @@
 //! 5. **Decision.** The reveal that makes ⌈⅔ · active validators⌉ *identical* reports decides
 //!    the claim on that quorum report `q` (honest validators compute bitwise-identical
 //!    reports):
+//!    - *reject* `EngineMismatch` (no slash; `ExpiryFee` burnt, as for an expiry) when
+//!      `q.replay` is `EngineMismatch`: the validators' engines cannot reproduce the trainer's;
 //!    - *reject* `ReplayFailed` unless `q.replay` is `Match`;
 //!    - *reject* `ClaimedLossNotReproduced` when the claimed loss is further than
 //!      `ClaimTolerance` from `q.candidate_loss`;
@@ -476,7 +478,8 @@ pub mod pallet {
 			blocks: BlocksOf<T>,
 			/// Why.
 			reason: RejectReason,
-			/// Part of the bond burnt, planck (zero when the trainer was not at fault).
+			/// Part of the bond burnt, planck: `SlashFraction` when the trainer was at fault,
+			/// `ExpiryFee` for `EngineMismatch`, zero when `Superseded`.
 			slashed: BalanceOf<T>,
 		},
 		/// A claim's reveal window ended without a quorum of identical reports: its blocks are
@@ -1063,6 +1066,9 @@ impl<T: Config> Pallet<T> {
 	/// The verdict of a quorum report `q` on `claim`, without side effects: `Ok(improvement
 	/// ppm)` to accept, or the rejection reason (checked in the order of the crate docs).
 	pub fn verdict(claim: &Claim<T>, q: &EvalReport) -> Result<i64, RejectReason> {
+		if q.replay == ReplayVerdict::EngineMismatch {
+			return Err(RejectReason::EngineMismatch);
+		}
 		if q.replay != ReplayVerdict::Match {
 			return Err(RejectReason::ReplayFailed { verdict: q.replay });
 		}
@@ -1156,6 +1162,8 @@ impl<T: Config> Pallet<T> {
 				if reject.slashes() {
 					slashed = Self::burn_bond(&claim, T::SlashFraction::get());
 					Self::record_trust(&claim.trainer, false);
+				} else if reject == RejectReason::EngineMismatch {
+					slashed = Self::burn_bond(&claim, T::ExpiryFee::get());
 				}
 				let rest = claim.bond.saturating_sub(slashed);
 				let _ = T::Currency::release(&reason, &claim.trainer, rest, Precision::BestEffort);

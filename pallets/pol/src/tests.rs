@@ -652,6 +652,58 @@ fn the_quorum_rejects_and_slashes_every_replay_failure() {
 }
 
 #[test]
+fn a_quorum_of_engine_mismatches_rejects_without_a_slash_but_charges_the_expiry_fee() {
+	new_test_ext().execute_with(|| {
+		// The validators' CPUs cannot reproduce the trainer's engine: nobody judged the claim.
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let before = free(TRAINER) + held(TRAINER);
+		let mismatch = failed(ReplayVerdict::EngineMismatch);
+		commit_and_reveal(id, &[(10, mismatch), (11, mismatch)]);
+		assert_eq!(stage(id), ClaimStage::Rejected(RejectReason::EngineMismatch));
+		let fee = ExpiryFee::get() * BOND;
+		assert!(fee > 0 && fee < BOND);
+		assert_eq!(free(TRAINER), before - fee, "only the expiry fee is burnt");
+		assert_eq!(held(TRAINER), 0);
+		assert_eq!(TrainerTrust::<Test>::get(TRAINER), Trust::default(), "not a failure");
+		assert_eq!(dag::block(&block_of(id)).unwrap().status, dag::Status::Rejected);
+		assert_ne!(MockDag::accepted(UNIT), Some(block_of(id)));
+		assert!(events().contains(&Event::ClaimRejected {
+			claim: id,
+			blocks: BoundedVec::truncate_from(vec![block_of(id)]),
+			reason: RejectReason::EngineMismatch,
+			slashed: fee,
+		}));
+	});
+}
+
+#[test]
+fn an_engine_mismatch_minority_cannot_save_a_forged_claim() {
+	new_test_ext().execute_with(|| {
+		// The forger's colluding validator claims not to reproduce the engine; two honest
+		// validators replayed and found the forgery: the slash stands.
+		let id = challenged(TRAINER, 1, GOOD_LOSS);
+		let before = free(TRAINER) + held(TRAINER);
+		let forged = failed(ReplayVerdict::Mismatch);
+		commit_and_reveal(
+			id,
+			&[(12, failed(ReplayVerdict::EngineMismatch)), (10, forged), (11, forged)],
+		);
+		assert_eq!(
+			stage(id),
+			ClaimStage::Rejected(RejectReason::ReplayFailed { verdict: ReplayVerdict::Mismatch })
+		);
+		assert_eq!(free(TRAINER) + held(TRAINER), before - BOND);
+		to_close(id);
+		assert!(events().contains(&Event::ReportDeviated {
+			claim: id,
+			validator: 12,
+			deviation: Deviation::DiffersFromQuorum,
+			count: 1
+		}));
+	});
+}
+
+#[test]
 fn the_quorum_rejects_a_claim_without_improvement_or_with_an_inflated_loss() {
 	new_test_ext().execute_with(|| {
 		// Claimed truthfully, so the loss check passes and the improvement decides.

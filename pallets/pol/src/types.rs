@@ -141,12 +141,17 @@ pub enum RejectReason {
 	/// Another update of one of the claim's units was accepted first; its parent is no longer
 	/// current. The bond is returned unslashed.
 	Superseded,
+	/// The quorum's verdict was `EngineMismatch`: the validators' engines do not reproduce the
+	/// manifest's engine fingerprint, so nobody could check the claim. Not the trainer's lie:
+	/// no slash and no trust change, but `ExpiryFee` of the bond is burnt, as for an expired
+	/// claim (a bogus fingerprint must not make claims free).
+	EngineMismatch,
 }
 
 impl RejectReason {
 	/// Whether the trainer's bond is slashed (the trainer is at fault).
 	pub fn slashes(&self) -> bool {
-		!matches!(self, RejectReason::Superseded)
+		!matches!(self, RejectReason::Superseded | RejectReason::EngineMismatch)
 	}
 }
 
