@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { startDevNode, submit } from '../node.js';
 
 let n;
-before(async () => { n = await startDevNode(); });
+// --no-generate-rpc: this node serves no inference (10-pallets.test.js tests the methods).
+before(async () => { n = await startDevNode(['--no-generate-rpc']); });
 after(async () => { if (n) await n.stop(); });
 
 test('metadata describes every Blyan pallet', async () => {
@@ -47,4 +48,16 @@ test('--dev inserts Alice\'s Blyan worker key (key type blyn) and no other', asy
   assert.equal((await n.api.rpc.author.hasKey(alice, 'blyn')).isTrue, true, 'Alice blyn key');
   assert.equal((await n.api.rpc.author.hasKey(alice, 'aura')).isTrue, true, 'Alice aura key');
   assert.equal((await n.api.rpc.author.hasKey(u8aToHex(n.bob.publicKey), 'blyn')).isTrue, false, 'no Bob key');
+});
+
+test('--no-generate-rpc removes blyan_generate and its subscription, and nothing else', async () => {
+  const { methods } = (await n.api.rpc.rpc.methods()).toJSON();
+  for (const m of ['blyan_generate', 'blyan_subscribeGenerate', 'blyan_unsubscribeGenerate']) {
+    assert.ok(!methods.includes(m), `${m} is still served`);
+  }
+  for (const m of ['blyan_payload', 'blyan_acceptedBlock', 'system_health']) {
+    assert.ok(methods.includes(m), `${m} is missing`);
+  }
+  const provider = n.api._rpcCore.provider;
+  await assert.rejects(provider.send('blyan_generate', ['The ', 4, 0, 1]), /not found/i);
 });

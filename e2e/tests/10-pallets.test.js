@@ -82,6 +82,40 @@ test('blyan_generate answers from the accepted model, deterministically per seed
   });
   assert.equal(streamed.tokens.length, 24);
   assert.equal(streamed.done.text, a.text);
+  assert.ok(streamed.done.firstByteMs > 0 && streamed.done.firstByteMs <= streamed.done.elapsedMs);
+  await assert.rejects(api.rpc.blyan.generate('x'.repeat(5000), 4, 0, 1), /at most 4096/);
+});
+
+test('generation slots are bounded and an unsubscribed stream frees its slot at once', async () => {
+  // --generate-concurrency 2 (the default): two long streams take both slots.
+  const provider = api._rpcCore.provider;
+  const open = () => new Promise((resolve, reject) => {
+    let id;
+    let streaming = false;
+    const ready = () => { if (id !== undefined && streaming) resolve(id); };
+    provider.subscribe('blyan_generated', 'blyan_subscribeGenerate', ['The ', 2048, 0.8, 3], (err, msg) => {
+      if (err) return reject(err);
+      if (msg.token !== undefined && !streaming) { streaming = true; ready(); }
+    }).then((subId) => { id = subId; ready(); }, reject);
+  });
+  const ids = [await open(), await open()];
+  // A third request, of either kind, is refused at once instead of queued.
+  await assert.rejects(api.rpc.blyan.generate('The ', 4, 0, 1), /4101|busy/);
+  await assert.rejects(
+    new Promise((resolve, reject) => provider.subscribe('blyan_generated', 'blyan_subscribeGenerate', ['The ', 4, 0, 1], (err) => { if (err) reject(err); }).then(resolve, reject)),
+    /4101|busy/,
+  );
+  // Unsubscribing stops both generations at their next byte (2 048 bytes would take seconds).
+  for (const id of ids) await provider.unsubscribe('blyan_generated', 'blyan_unsubscribeGenerate', id);
+  const deadline = Date.now() + 3_000;
+  let ok;
+  while (!ok) {
+    try { ok = (await api.rpc.blyan.generate('The ', 4, 0, 1)).toJSON(); } catch (e) {
+      if (!/4101|busy/.test(String(e)) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  assert.equal(ok.tokens, 4);
 });
 
 test('contentStore: publish a tile, reject a duplicate, commit a manifest, reject a wrong root', async () => {

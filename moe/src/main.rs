@@ -133,6 +133,10 @@ enum Cmd {
 		/// Print the result as JSON.
 		#[arg(long)]
 		json: bool,
+		/// Use the reference path (a full forward pass per byte, no key-value cache), for
+		/// comparison.
+		#[arg(long)]
+		reference: bool,
 	},
 	/// Show a payload's safetensors header, tiles and hash (a file, or a hash in the store).
 	Inspect {
@@ -417,25 +421,40 @@ fn run(cli: Cli) -> Result<()> {
 				m.params.segments()
 			);
 		},
-		Cmd::Generate { model, prompt, max_tokens, temperature, seed, cache_mib, json } => {
+		Cmd::Generate {
+			model,
+			prompt,
+			max_tokens,
+			temperature,
+			seed,
+			cache_mib,
+			json,
+			reference,
+		} => {
 			let index = ModelIndex::read(&model).context("model")?;
 			let mut g = Generator::new(&index, &store, cache_mib << 20).context("load model")?;
-			let out = g
-				.generate(&GenerateRequest {
-					prompt: prompt.clone(),
-					max_new_tokens: max_tokens,
-					temperature,
-					seed,
-				})
-				.context("generate")?;
+			let req = GenerateRequest {
+				prompt: prompt.clone(),
+				max_new_tokens: max_tokens,
+				temperature,
+				seed,
+			};
+			let out = if reference {
+				g.generate_reference(&req, &mut |_| true)
+			} else {
+				g.generate(&req)
+			}
+			.context("generate")?;
 			if json {
 				println!("{}", serde_json::to_string_pretty(&out).context("json")?);
 			} else {
 				println!("{prompt}{}", out.text);
 				eprintln!(
-					"-- {} bytes in {:.0} ms; {} units served it ({} expert loads)",
+					"-- {} bytes in {:.0} ms (first byte after {:.1} ms); {} units served it ({} \
+					 expert loads)",
 					out.tokens,
 					out.elapsed_ms,
+					out.first_byte_ms,
 					out.units_used.len(),
 					out.expert_loads
 				);

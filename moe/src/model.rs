@@ -125,6 +125,14 @@ impl RmsNorm {
 	}
 }
 
+impl RmsNorm {
+	/// candle's fused RMSNorm kernel (one pass per row), for inference: the same function as
+	/// [`Module::forward`]'s composed ops, rounded differently.
+	fn forward_fused(&self, xs: &Tensor) -> Result<Tensor> {
+		Ok(candle_nn::ops::rms_norm(xs, &self.weight, self.eps)?)
+	}
+}
+
 impl Module for RmsNorm {
 	fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
 		candle_nn::ops::rms_norm_slow(xs, &self.weight, self.eps)
@@ -213,6 +221,85 @@ impl Attention {
 		let ys = att.matmul(&v)?; // [b, heads, seq_len, head_dim]
 		let ys = ys.transpose(1, 2)?.reshape((b_sz, seq_len, hidden))?;
 		Ok(self.o_proj.forward(&ys)?)
+	}
+}
+
+impl Attention {
+	/// Incremental attention for decoding: `xs` `[1, n, d]` are positions `past .. past + n`
+	/// (`past` = the cached length); they attend to the cached keys and values and to each
+	/// other causally. `cache` holds this layer's rotated keys and values, each
+	/// `[1, heads, past, head_dim]`, and grows by `n`. Returns `[1, n, d]`.
+	fn forward_cached(
+		&self,
+		xs: &Tensor,
+		rotary: &RotaryEmbedding,
+		cache: &mut Option<(Tensor, Tensor)>,
+	) -> Result<Tensor> {
+		let (b_sz, n, hidden) = xs.dims3()?;
+		let past = cache.as_ref().map_or(Ok(0), |(k, _)| k.dim(2))?;
+		let heads = |t: Tensor| -> candle_core::Result<Tensor> {
+			// [1, n, d] -> [1, heads, n, head_dim]
+			t.reshape((b_sz, n, self.num_heads, self.head_dim))?
+				.transpose(1, 2)?
+				.contiguous()
+		};
+		let q = heads(self.q_proj.forward(xs)?)?;
+		let k = heads(self.k_proj.forward(xs)?)?;
+		let v = heads(self.v_proj.forward(xs)?)?;
+		let at = RotaryEmbedding {
+			cos: rotary.cos.narrow(0, past, n)?,
+			sin: rotary.sin.narrow(0, past, n)?,
+		};
+		let (q, k) = at.apply(&q, &k)?;
+		let (k, v) = match cache.take() {
+			Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+			None => (k, v),
+		};
+		let scale = 1f64 / (self.head_dim as f64).sqrt();
+		let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?; // [1, heads, n, past + n]
+		let att = if n > 1 {
+			att.broadcast_add(&offset_causal_mask(n, past, xs.device())?)?
+		} else {
+			att
+		};
+		let att = candle_nn::ops::softmax_last_dim(&att)?;
+		let ys = att.matmul(&v)?; // [1, heads, n, head_dim]
+		*cache = Some((k, v));
+		let ys = ys.transpose(1, 2)?.reshape((b_sz, n, hidden))?;
+		Ok(self.o_proj.forward(&ys)?)
+	}
+}
+
+/// `[n, past + n]` additive mask for `n` new positions after `past` cached ones: new position
+/// `i` sees every cached position and the new positions `≤ i`.
+fn offset_causal_mask(n: usize, past: usize, dev: &Device) -> Result<Tensor> {
+	let mask: Vec<f32> = (0..n)
+		.flat_map(|i| {
+			(0..past + n).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
+		})
+		.collect();
+	Ok(Tensor::from_vec(mask, (n, past + n), dev)?)
+}
+
+/// Keys and values of the positions decoded so far, per layer, for
+/// [`Model::forward_cached`]: each layer's `(k, v)` is `[1, heads, len, head_dim]` (keys
+/// rotated at their positions). At most `max_position_embeddings` positions: the caller
+/// starts a new cache (re-reading a suffix of its text) when it is full.
+#[derive(Clone, Debug, Default)]
+pub struct KvCache {
+	layers: Vec<Option<(Tensor, Tensor)>>,
+	len: usize,
+}
+
+impl KvCache {
+	/// Positions cached.
+	pub fn len(&self) -> usize {
+		self.len
+	}
+
+	/// Whether nothing is cached.
+	pub fn is_empty(&self) -> bool {
+		self.len == 0
 	}
 }
 
@@ -424,6 +511,47 @@ impl Model {
 		let logits = self.lm_head.forward(&self.norm.forward(&xs)?)?; // [b, seq_len, 256]
 		let aux_loss = (Tensor::stack(&aux, 0)?.sum_all()? / self.layers.len() as f64)?;
 		Ok(ForwardOutput { logits, aux_loss, routed })
+	}
+
+	/// Incremental forward for decoding (inference only, no gradients are used): byte ids
+	/// `[1, n]` at positions `cache.len() .. cache.len() + n`, attending to the cached
+	/// positions; appends theirs to `cache`. Same function as [`Model::forward`] on the whole
+	/// sequence (tested to agree within float rounding, `tests/kv_cache.rs`), at the cost of
+	/// `n` positions instead of all of them. Returns the logits `[1, n, 256]`.
+	///
+	/// Errors: [`crate::Error::InvalidTraining`] when `n` is 0 or the cache would exceed the
+	/// context (`max_position_embeddings`); whatever `experts` raises.
+	pub fn forward_cached(
+		&self,
+		ids: &Tensor,
+		cache: &mut KvCache,
+		experts: &mut dyn ExpertSource,
+	) -> Result<Tensor> {
+		let (b_sz, n) = ids.dims2()?;
+		let ctx = self.cfg.max_position_embeddings;
+		if b_sz != 1 || n == 0 || cache.len + n > ctx {
+			return Err(crate::Error::InvalidTraining(format!(
+				"a cached step takes 1 row of 1..={} new positions ({} cached, {n} new, {b_sz} rows)",
+				ctx - cache.len.min(ctx),
+				cache.len
+			)));
+		}
+		cache.layers.resize(self.layers.len(), None);
+		let d = self.cfg.hidden_size;
+		let mut xs = self.embed_tokens.forward(ids)?; // [1, n, d]
+		for (l, layer) in self.layers.iter().enumerate() {
+			let h = layer.self_attn.forward_cached(
+				&layer.input_layernorm.forward_fused(&xs)?,
+				&self.rotary,
+				&mut cache.layers[l],
+			)?;
+			let xs_attn = (h + &xs)?;
+			let h = layer.post_attention_layernorm.forward_fused(&xs_attn)?.reshape((n, d))?;
+			let out = self.moe_forward(l, &h, experts, MoeMode::Selective)?;
+			xs = (out.ys.reshape((1, n, d))? + xs_attn)?;
+		}
+		cache.len += n;
+		Ok(self.lm_head.forward(&self.norm.forward_fused(&xs)?)?)
 	}
 
 	/// The sparse MoE feed-forward of layer `layer` on `xs`: `[n, d]` → `[n, d]`.

@@ -290,14 +290,17 @@ impl ExpertCache {
 	}
 }
 
-/// Experts fetched lazily from a store through an [`ExpertCache`]; records which unit
-/// hashes served the request.
+/// Experts fetched lazily from a store through an [`ExpertCache`] that concurrent requests
+/// may share (locked for each fetch only); records which unit hashes served the request and
+/// how many of its fetches missed the cache.
 pub struct LazyExperts<'a> {
 	index: &'a ModelIndex,
 	store: &'a dyn UnitStore,
-	cache: &'a mut ExpertCache,
+	cache: &'a std::sync::Mutex<ExpertCache>,
 	/// Units used so far, with their hashes.
 	pub used: BTreeMap<UnitId, Hash>,
+	/// Payload fetches of this request (cache misses).
+	pub loads: u64,
 }
 
 impl<'a> LazyExperts<'a> {
@@ -305,9 +308,9 @@ impl<'a> LazyExperts<'a> {
 	pub fn new(
 		index: &'a ModelIndex,
 		store: &'a dyn UnitStore,
-		cache: &'a mut ExpertCache,
+		cache: &'a std::sync::Mutex<ExpertCache>,
 	) -> Self {
-		Self { index, store, cache, used: BTreeMap::new() }
+		Self { index, store, cache, used: BTreeMap::new(), loads: 0 }
 	}
 }
 
@@ -315,7 +318,12 @@ impl ExpertSource for LazyExperts<'_> {
 	fn expert(&mut self, layer: usize, expert: usize) -> Result<Expert> {
 		let unit = UnitId::Expert { layer, expert };
 		let hash = self.index.hash_of(unit)?;
-		let e = self.cache.get(&self.index.config, unit, &hash, self.store)?;
+		// A panic elsewhere while the lock was held leaves a consistent LRU: keep using it.
+		let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+		let before = cache.loads;
+		let e = cache.get(&self.index.config, unit, &hash, self.store)?;
+		self.loads += cache.loads - before;
+		drop(cache);
 		self.used.insert(unit, hash);
 		Ok(e)
 	}

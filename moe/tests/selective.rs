@@ -90,20 +90,22 @@ fn lazy_experts_load_through_the_cache_and_report_hashes() {
 		var_builder(&index.load_weights(&store, Some(&resident)).unwrap()),
 	)
 	.unwrap();
-	let mut cache = ExpertCache::new(usize::MAX);
+	let cache = std::sync::Mutex::new(ExpertCache::new(usize::MAX));
 	let used = {
-		let mut lazy = LazyExperts::new(&index, &store, &mut cache);
+		let mut lazy = LazyExperts::new(&index, &store, &cache);
 		model.forward(&ids("hello"), &mut lazy, MoeMode::Selective).unwrap();
+		assert_eq!(lazy.loads as usize, lazy.used.len());
 		lazy.used.clone()
 	};
-	assert_eq!(cache.loads as usize, used.len());
+	assert_eq!(cache.lock().unwrap().loads as usize, used.len());
 	for (u, h) in &used {
 		assert_eq!(index.hash_of(*u).unwrap(), *h);
 	}
 	// Same input again: everything comes from the cache.
-	let mut lazy = LazyExperts::new(&index, &store, &mut cache);
+	let mut lazy = LazyExperts::new(&index, &store, &cache);
 	model.forward(&ids("hello"), &mut lazy, MoeMode::Selective).unwrap();
-	assert_eq!(cache.loads as usize, used.len());
+	assert_eq!(lazy.loads, 0);
+	assert_eq!(cache.lock().unwrap().loads as usize, used.len());
 }
 
 #[test]

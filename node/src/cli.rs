@@ -44,6 +44,16 @@ pub struct Cli {
 	#[arg(long, default_value = "*")]
 	pub trainer_units: String,
 
+	/// Generations `blyan_generate` and `blyan_subscribeGenerate` run at once, together; a
+	/// request beyond them is refused at once with error 4101 (busy). Each uses a core.
+	#[arg(long, default_value_t = crate::blyan_rpc::DEFAULT_GENERATE_CONCURRENCY)]
+	pub generate_concurrency: usize,
+
+	/// Do not serve `blyan_generate` and `blyan_subscribeGenerate` (for example on a public
+	/// RPC node that should not spend its CPU on inference).
+	#[arg(long)]
+	pub no_generate_rpc: bool,
+
 	/// Test instrument of the end-to-end tests: this node's engine cheats in one way
 	/// (docs/pol.md, "Threats"). Only in binaries built with `--features adversary`.
 	#[cfg(feature = "adversary")]

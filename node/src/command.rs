@@ -138,6 +138,7 @@ pub fn run() -> sc_cli::Result<()> {
 				train_steps: cli.train_steps,
 				trainer_units: cli.trainer_units.clone(),
 				adversary: cli.adversary(),
+				generate_concurrency: (!cli.no_generate_rpc).then_some(cli.generate_concurrency),
 			};
 			runner.run_node_until_exit(|config| async move {
 				match config.network.network_backend {

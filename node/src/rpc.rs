@@ -17,6 +17,9 @@ pub struct FullDeps<C, P> {
 	pub pool: Arc<P>,
 	/// Inference for `blyan_generate`.
 	pub inference: Arc<crate::engine::Inference>,
+	/// Generations that may run at once (`--generate-concurrency`); `None` removes
+	/// `blyan_generate` and its subscription (`--no-generate-rpc`).
+	pub generate_slots: Option<Arc<crate::blyan_rpc::Slots>>,
 }
 
 /// Builds the RPC extensions: one `RpcModule` per API, merged.
@@ -41,7 +44,7 @@ where
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool, inference } = deps;
+	let FullDeps { client, pool, inference, generate_slots } = deps;
 
 	// `system_accountNextIndex`, `system_dryRun`.
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
@@ -51,7 +54,15 @@ where
 
 	// `blyan_payload`, `blyan_manifest`, `blyan_acceptedBlock`, `blyan_topologicalOrder`,
 	// `blyan_approvedDatasets`, `blyan_generate`, `blyan_subscribeGenerate` (docs/rpc.md).
-	module.merge(crate::blyan_rpc::Blyan::new(blyan_client, inference).into_rpc())?;
+	let enabled = generate_slots.is_some();
+	let slots = generate_slots.unwrap_or_else(|| crate::blyan_rpc::Slots::new(0));
+	let mut blyan = crate::blyan_rpc::Blyan::new(blyan_client, inference, slots).into_rpc();
+	if !enabled {
+		for method in crate::blyan_rpc::GENERATE_METHODS {
+			blyan.remove_method(method);
+		}
+	}
+	module.merge(blyan)?;
 
 	Ok(module)
 }

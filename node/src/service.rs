@@ -159,6 +159,9 @@ pub struct WorkerOptions {
 	pub trainer_units: String,
 	/// The engine's hooks: honest unless an e2e test's `--adversary` asked for a cheat.
 	pub adversary: Arc<dyn crate::engine::Adversary>,
+	/// Generations the RPC runs at once (`--generate-concurrency`); `None` when
+	/// `--no-generate-rpc` removes the generation methods.
+	pub generate_concurrency: Option<usize>,
 }
 
 /// Secret URI of the dev chain's trainer key (`blyn`), inserted with `--dev`: a validator
@@ -329,12 +332,15 @@ pub fn new_full<
 		let inference = inference.unwrap_or_else(|| {
 			crate::engine::Inference::new(Arc::new(crate::chain::ChainReader::new(client.clone())))
 		});
+		// One set of slots for every RPC connection.
+		let generate_slots = workers.generate_concurrency.map(crate::blyan_rpc::Slots::new);
 
 		Box::new(move |_| {
 			let deps = crate::rpc::FullDeps {
 				client: client.clone(),
 				pool: pool.clone(),
 				inference: inference.clone(),
+				generate_slots: generate_slots.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
