@@ -3,12 +3,15 @@
 // own workers as they train, evaluate and accept expert updates.
 //
 //   node learn.js --ws ws://127.0.0.1:9944 --datasets DIR --out DIR [--accepted N] [--minutes M]
+//                 [--for M]
 //
 // DIR holds `datasets.json` and the topic texts written by `blyan-node export-corpus`.
 // Bob, Charlie, Dave and Eve create the datasets (and earn their PoDL rewards); Alice, the
 // dev chain's only validator and voter, votes; Ferdie's key, which `--dev` inserts, trains. Writes OUT/learning.csv (validation nats/byte of every accepted
-// version, genesis first) and OUT/generate.json (a `blyan_generate` answer), and exits 0 once
-// N updates (default 1) are accepted, or 1 after M minutes (default 15).
+// version, genesis first, with the seconds since this script started) and OUT/generate.json (a
+// `blyan_generate` answer), and exits 0 once N updates (default 1) are accepted, or 1 after M
+// minutes (default 15). With `--for M` it follows the chain for exactly M minutes and exits 0
+// (scripts/benchmarks/learning-efficiency.sh).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
@@ -23,8 +26,9 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const ws = args.ws ?? 'ws://127.0.0.1:9944';
 const dir = args.datasets;
 const out = args.out ?? '.';
-const wanted = Number(args.accepted ?? 1);
-const minutes = Number(args.minutes ?? 15);
+const fixed = args.for !== undefined ? Number(args.for) : undefined;
+const wanted = fixed !== undefined ? Infinity : Number(args.accepted ?? 1);
+const minutes = fixed ?? Number(args.minutes ?? 15);
 if (!dir) { console.error('usage: node learn.js --datasets DIR [--ws URL] [--out DIR] [--accepted N] [--minutes M]'); process.exit(2); }
 mkdirSync(out, { recursive: true });
 
@@ -65,7 +69,8 @@ const versions = [];
 const reports = new Map();
 let accepted = 0;
 const csv = () => writeFileSync(join(out, 'learning.csv'),
-  'version,block,unit,nats_per_byte\n' + versions.map((v, i) => `${i},${v.block},${v.unit},${(v.loss / NATS).toFixed(9)}`).join('\n') + '\n');
+  'version,block,unit,nats_per_byte,seconds\n' + versions.map((v, i) => `${i},${v.block},${v.unit},${(v.loss / NATS).toFixed(9)},${v.secs.toFixed(1)}`).join('\n') + '\n');
+const secs = () => (Date.now() - started) / 1000;
 log('datasets approved; the trainer worker trains, validators evaluate (events follow)');
 await new Promise((resolve) => {
   api.query.system.events(async (events) => {
@@ -87,10 +92,10 @@ await new Promise((resolve) => {
         const id = d[0].toNumber();
         const claim = (await api.query.pol.claims(id)).unwrap();
         const r = reports.get(id);
-        if (versions.length === 0 && r) versions.push({ block: 0, unit: 'genesis', loss: r.parentLoss.toNumber() });
+        if (versions.length === 0 && r) versions.push({ block: 0, unit: 'genesis', loss: r.parentLoss.toNumber(), secs: 0 });
         const names = claim.blocks.map((b) => new TextDecoder().decode(b.unit.toU8a(true)));
         const unit = names.length === 1 ? names[0] : `${names.length} units`;
-        if (r) versions.push({ block, unit, loss: r.candidateLoss.toNumber() });
+        if (r) versions.push({ block, unit, loss: r.candidateLoss.toNumber(), secs: secs() });
         accepted++;
         csv();
         log(`#${block} claim ${id} on ${unit} ACCEPTED (improvement ${(d[2].toNumber() / 1e4).toFixed(2)} %): validation ${(versions.at(-1).loss / NATS).toFixed(4)} nats/byte`);
@@ -99,7 +104,10 @@ await new Promise((resolve) => {
     }
   });
   setInterval(() => {
-    if (Date.now() - started > minutes * 60_000) { log(`timed out with ${accepted} accepted update(s)`); process.exit(1); }
+    if (Date.now() - started <= minutes * 60_000) return;
+    if (fixed !== undefined) { log(`${fixed} minutes: ${accepted} accepted update(s)`); csv(); resolve(); return; }
+    log(`timed out with ${accepted} accepted update(s)`);
+    process.exit(1);
   }, 5000);
 });
 
@@ -107,7 +115,7 @@ await new Promise((resolve) => {
 const genesis = versions[0]?.loss;
 const last = versions.at(-1)?.loss;
 log(`validation nats/byte: genesis ${(genesis / NATS).toFixed(4)} -> now ${(last / NATS).toFixed(4)}`);
-if (!(last < genesis)) { log('the accepted model is not below genesis'); process.exit(1); }
+if (fixed === undefined && !(last < genesis)) { log('the accepted model is not below genesis'); process.exit(1); }
 const answer = (await api.rpc.blyan.generate('The ', 120, 0.8, 7)).toJSON();
 writeFileSync(join(out, 'generate.json'), JSON.stringify(answer, null, 2));
 log(`blyan_generate (${answer.tokens} bytes, ${answer.expertLoads} expert loads, ${answer.elapsedMs.toFixed(0)} ms): ${JSON.stringify(answer.text)}`);

@@ -119,9 +119,7 @@ impl<'a> Generator<'a> {
 			} else {
 				&tokens[tokens.len() - 1..]
 			};
-			let ids = Tensor::new(new, &Device::Cpu)?.unsqueeze(0)?;
-			let logits = model.forward_cached(&ids, &mut cache, experts)?;
-			Ok(logits.squeeze(0)?.get(new.len() - 1)?.to_vec1()?)
+			last_logits(&model.forward_cached(&row(new)?, &mut cache, experts)?)
 		})
 	}
 
@@ -139,9 +137,7 @@ impl<'a> Generator<'a> {
 		let model = &self.model;
 		run(self.index, self.store, &self.cache, req, on_byte, &mut |tokens, experts| {
 			let window = &tokens[tokens.len().saturating_sub(ctx)..];
-			let ids = Tensor::new(window, &Device::Cpu)?.unsqueeze(0)?;
-			let logits = model.forward(&ids, experts, MoeMode::Selective)?.logits;
-			Ok(logits.squeeze(0)?.get(window.len() - 1)?.to_vec1()?)
+			last_logits(&model.forward(&row(window)?, experts, MoeMode::Selective)?.logits)
 		})
 	}
 
@@ -216,6 +212,17 @@ fn run(
 		first_byte_ms: first_byte_ms.unwrap_or(0.0),
 		expert_loads: experts.loads,
 	})
+}
+
+/// Byte ids as one row, `[1, n]`.
+fn row(ids: &[u32]) -> Result<Tensor> {
+	Ok(Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?)
+}
+
+/// The logits of the last position of `[1, n, 256]`.
+fn last_logits(logits: &Tensor) -> Result<Vec<f32>> {
+	let n = logits.dim(1)?;
+	Ok(logits.squeeze(0)?.get(n - 1)?.to_vec1()?)
 }
 
 fn argmax(xs: &[f32]) -> u32 {

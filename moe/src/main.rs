@@ -143,6 +143,37 @@ enum Cmd {
 		/// A payload file, or a 64-digit hash in the store.
 		target: String,
 	},
+	/// Train every unit continuously for a wall-time budget and write the validation curve
+	/// (the engine-alone baseline of scripts/benchmarks/learning-efficiency.sh): CSV
+	/// `seconds,step,nats_per_byte`, seconds of training only (evaluations are not counted).
+	Curve {
+		/// Parent model index.
+		#[arg(long)]
+		model: PathBuf,
+		#[command(flatten)]
+		data: DataArgs,
+		/// Training wall time, minutes.
+		#[arg(long, default_value_t = 30.0)]
+		minutes: f64,
+		/// Evaluate after every this many seconds of training.
+		#[arg(long, default_value_t = 30.0)]
+		every_seconds: f64,
+		/// AdamW learning rate (the trainer worker's).
+		#[arg(long, default_value_t = 3e-3)]
+		lr: f64,
+		/// Rows per batch (the trainer worker's).
+		#[arg(long, default_value_t = 16)]
+		batch_size: usize,
+		/// Bytes per row (the trainer worker's).
+		#[arg(long, default_value_t = 64)]
+		seq_len: usize,
+		/// Batch-order seed.
+		#[arg(long, default_value_t = 1)]
+		seed: u64,
+		/// Where to write the CSV.
+		#[arg(long, default_value = "blyan-data/curve.csv")]
+		out: PathBuf,
+	},
 	/// Print this machine's engine fingerprint (docs/engine.md "Determinism across CPU
 	/// kinds"): validators only judge manifests whose fingerprint is their own.
 	Fingerprint,
@@ -478,6 +509,75 @@ fn run(cli: Cli) -> Result<()> {
 			for (name, dtype, shape) in &info.tensors {
 				println!("  {name}: {dtype} {shape:?}");
 			}
+		},
+		Cmd::Curve { model, data, minutes, every_seconds, lr, batch_size, seq_len, seed, out } => {
+			let parent = ModelIndex::read(&model).context("model")?;
+			let cfg = parent.config.clone();
+			let datasets = load_data(&data)?;
+			let weights: Vec<u64> = datasets
+				.iter()
+				.map(|d| d.train_text(data.validation_permille).len() as u64)
+				.collect();
+			let ratios = ratios_ppm(&weights).context("mixing ratios")?;
+			let mixture = blyan_moe::data::Mixture::new(
+				&datasets,
+				&ratios,
+				data.validation_permille,
+				seq_len,
+			)
+			.context("datasets")?;
+			let val = validation_text(&datasets, data.validation_permille);
+			let units: BTreeSet<UnitId> = all_units(&cfg).into_iter().collect();
+			let mut state = blyan_moe::train::TrainState::new(
+				&cfg,
+				parent.load_weights(&store, None).context("model")?,
+				&units,
+				AdamWParams::with_lr(lr),
+			)
+			.context("model")?;
+			let eval = |state: &blyan_moe::train::TrainState| -> Result<f64> {
+				let vb = blyan_moe::model::var_builder(state.weights());
+				let m = blyan_moe::model::Model::new(&cfg, vb.clone()).context("model")?;
+				let mut experts =
+					blyan_moe::model::ResidentExperts::new(&cfg, &vb).context("model")?;
+				let r = blyan_moe::eval::evaluate(
+					&m,
+					&mut experts,
+					&val,
+					cfg.max_position_embeddings,
+					blyan_moe::eval::RECORD_BATCH,
+					&mut |_, _| Ok(()),
+				)
+				.context("evaluate")?;
+				Ok(r.chain_loss() as f64 / 1e9)
+			};
+			let budget = std::time::Duration::from_secs_f64(minutes * 60.0);
+			let every = std::time::Duration::from_secs_f64(every_seconds.max(1.0));
+			let mut rows = vec![(0.0, 0u64, eval(&state)?)];
+			println!("{:>8.1} s {:>6} steps  validation {:.4} nats/byte", 0.0, 0, rows[0].2);
+			let (mut trained, mut next, mut step) = (std::time::Duration::ZERO, every, 0u64);
+			while trained < budget {
+				let batch = mixture.batch(seed, step, batch_size, seq_len);
+				let t0 = std::time::Instant::now();
+				state.step(&batch, batch_size, seq_len).context("train")?;
+				trained += t0.elapsed();
+				step += 1;
+				if trained >= next || trained >= budget {
+					let loss = eval(&state)?;
+					rows.push((trained.as_secs_f64(), step, loss));
+					println!(
+						"{:>8.1} s {step:>6} steps  validation {loss:.4} nats/byte",
+						trained.as_secs_f64()
+					);
+					next += every;
+				}
+			}
+			let mut csv = String::from("seconds,step,nats_per_byte\n");
+			for (t, s, l) in &rows {
+				csv.push_str(&format!("{t:.1},{s},{l:.9}\n"));
+			}
+			std::fs::write(&out, csv).context("write the curve")?;
+			println!("{} points -> {}", rows.len(), out.display());
 		},
 		Cmd::Fingerprint => {
 			let fp = blyan_moe::fingerprint::engine_fingerprint_hex().context("fingerprint")?;

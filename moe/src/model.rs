@@ -204,15 +204,7 @@ impl Attention {
 	/// `xs`: `[b, seq_len, d]`, `mask`: `[seq_len, seq_len]` (0 or −∞) → `[b, seq_len, d]`.
 	fn forward(&self, xs: &Tensor, rotary: &RotaryEmbedding, mask: &Tensor) -> Result<Tensor> {
 		let (b_sz, seq_len, hidden) = xs.dims3()?;
-		let heads = |t: Tensor| -> candle_core::Result<Tensor> {
-			// [b, seq_len, d] -> [b, heads, seq_len, head_dim]
-			t.reshape((b_sz, seq_len, self.num_heads, self.head_dim))?
-				.transpose(1, 2)?
-				.contiguous()
-		};
-		let q = heads(self.q_proj.forward(xs)?)?;
-		let k = heads(self.k_proj.forward(xs)?)?;
-		let v = heads(self.v_proj.forward(xs)?)?;
+		let (q, k, v) = self.qkv(xs)?;
 		let (q, k) = rotary.apply(&q, &k)?;
 		let scale = 1f64 / (self.head_dim as f64).sqrt();
 		let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?; // [b, heads, seq_len, seq_len]
@@ -225,6 +217,22 @@ impl Attention {
 }
 
 impl Attention {
+	/// The projections of `xs` `[b, seq_len, d]` split into heads: `q`, `k`, `v`, each
+	/// `[b, heads, seq_len, head_dim]` (contiguous, before the rotary embedding).
+	fn qkv(&self, xs: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+		let (b_sz, seq_len, _) = xs.dims3()?;
+		let heads = |t: Tensor| -> candle_core::Result<Tensor> {
+			t.reshape((b_sz, seq_len, self.num_heads, self.head_dim))?
+				.transpose(1, 2)?
+				.contiguous()
+		};
+		Ok((
+			heads(self.q_proj.forward(xs)?)?,
+			heads(self.k_proj.forward(xs)?)?,
+			heads(self.v_proj.forward(xs)?)?,
+		))
+	}
+
 	/// Incremental attention for decoding: `xs` `[1, n, d]` are positions `past .. past + n`
 	/// (`past` = the cached length); they attend to the cached keys and values and to each
 	/// other causally. `cache` holds this layer's rotated keys and values, each
@@ -237,15 +245,7 @@ impl Attention {
 	) -> Result<Tensor> {
 		let (b_sz, n, hidden) = xs.dims3()?;
 		let past = cache.as_ref().map_or(Ok(0), |(k, _)| k.dim(2))?;
-		let heads = |t: Tensor| -> candle_core::Result<Tensor> {
-			// [1, n, d] -> [1, heads, n, head_dim]
-			t.reshape((b_sz, n, self.num_heads, self.head_dim))?
-				.transpose(1, 2)?
-				.contiguous()
-		};
-		let q = heads(self.q_proj.forward(xs)?)?;
-		let k = heads(self.k_proj.forward(xs)?)?;
-		let v = heads(self.v_proj.forward(xs)?)?;
+		let (q, k, v) = self.qkv(xs)?;
 		let at = RotaryEmbedding {
 			cos: rotary.cos.narrow(0, past, n)?,
 			sin: rotary.sin.narrow(0, past, n)?,
